@@ -1,0 +1,64 @@
+"""Small event files the monitor writes into the log directory.
+
+Each file is written whole under a temporary name that TensorBoard ignores
+(it holds no `tfevents`) and then renamed into place, so a monitor killed
+mid-write leaves no half-written event file for TensorBoard to read; the
+next pass writes it again.
+"""
+
+import itertools
+import os
+
+from tensorboard.compat.proto import event_pb2
+from tensorboard.compat.proto import summary_pb2
+
+from guild import tfevent
+
+TMP_PREFIX = ".guild-tmp-"
+
+_tmp_counter = itertools.count()
+
+
+def write_summary_file(path, values, mtime_ns=None):
+    """Writes one step-0 summary event per value in `values` to `path`."""
+    tmp = _temp_path_beside(path)
+    try:
+        writer = tfevent.EventFileWriter(tmp)
+        try:
+            for value in values:
+                writer.add_event(event_pb2.Event(summary=summary_pb2.Summary(value=[value])))
+        finally:
+            writer.close()
+        if mtime_ns is not None:
+            os.utime(tmp, ns=(mtime_ns, mtime_ns))
+        os.replace(tmp, path)
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+
+
+def write_text_file(path, text):
+    tmp = _temp_path_beside(path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+
+
+def _temp_path_beside(path):
+    name = "%s%d-%d" % (TMP_PREFIX, os.getpid(), next(_tmp_counter))
+    return os.path.join(os.path.dirname(path), name)
+
+
+def is_temp_file(name):
+    return name.startswith(TMP_PREFIX)
+
+
+def _remove_quietly(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

@@ -1,0 +1,163 @@
+"""HParams sessions: the event files TensorBoard's HParams dashboard reads.
+
+For each run the monitor writes, at the root of the run's folder:
+
+- `events.out.tfevents.9999999998.hparams`: the session start (the run's
+  flags and source digest as hparams, group `<short_id> <operation>`),
+  preceded by the experiment in the legacy `logspec` form, and followed by
+  the session end when the run had already stopped;
+- `events.out.tfevents.9999999998.hparams.end`: the session end, written
+  once a run first seen running has stopped (TensorBoard keeps the first
+  metadata of a tag in a run, so the end is written exactly once, final);
+- `events.out.tfevents.9999999999.time`: the `time` metric, once stopped.
+
+The names sort after the run's own event files. `.guild/hparams` records
+what was written, so a monitor restarted on the same log directory carries
+on where the last one stopped.
+"""
+
+import logging
+import os
+
+from guild import event_files
+from guild import run_names
+from guild import summary
+from guild import tfevent
+
+log = logging.getLogger("guild")
+
+SESSION_FILE = "events.out.tfevents.9999999998.hparams"
+SESSION_END_FILE = SESSION_FILE + ".end"
+TIME_FILE = "events.out.tfevents.9999999999.time"
+MARKER = os.path.join(".guild", "hparams")
+
+ROOT_FILES = (SESSION_FILE, SESSION_END_FILE, TIME_FILE)
+
+NOT_STOPPED = ("running", "pending", "staged")
+
+
+class RunSession:
+    """What has been written for one run's hparams session."""
+
+    def __init__(self, run_logdir, log_time):
+        self.run_logdir = run_logdir
+        self.log_time = log_time
+        self.written = _read_marker(run_logdir)  # "", "start" or "end"
+        self.time_written = os.path.exists(os.path.join(run_logdir, TIME_FILE))
+
+    def done(self):
+        return self.written == "end" and (self.time_written or not self.log_time)
+
+    def refresh(self, run, experiment_cb=None):
+        if self.done():
+            return
+        status = run.status
+        stopped = status not in NOT_STOPPED
+        if not self.written:
+            self._write_session(run, status, stopped, experiment_cb)
+        elif self.written == "start" and stopped:
+            self._write_session_end(run, status)
+        if self.log_time and stopped and not self.time_written:
+            self._write_time(run)
+
+    def _write_session(self, run, status, stopped, experiment_cb):
+        values = []
+        if experiment_cb:
+            values.append(summary.hparams_experiment_value(*experiment_cb()))
+        values.append(
+            summary.session_start_value(
+                session_group_name(run), run_hparams(run), _secs(run.get("started"))
+            )
+        )
+        if stopped:
+            values.append(summary.session_end_value(status, _secs(run.get("stopped"))))
+        self._write(SESSION_FILE, values)
+        self._mark("end" if stopped else "start")
+
+    def _write_session_end(self, run, status):
+        end = summary.session_end_value(status, _secs(run.get("stopped")))
+        self._write(SESSION_END_FILE, [end])
+        self._mark("end")
+
+    def _write_time(self, run):
+        started, stopped = run.get("started"), run.get("stopped")
+        if _is_number(started) and _is_number(stopped):
+            seconds = max(0.0, (stopped - started) / 1000000)
+            self._write(TIME_FILE, [summary.scalar_value("time", seconds)])
+        self.time_written = True
+
+    def _write(self, name, values):
+        os.makedirs(self.run_logdir, exist_ok=True)
+        event_files.write_summary_file(os.path.join(self.run_logdir, name), values)
+
+    def _mark(self, written):
+        marker = os.path.join(self.run_logdir, MARKER)
+        os.makedirs(os.path.dirname(marker), exist_ok=True)
+        event_files.write_text_file(marker, written + "\n")
+        self.written = written
+
+
+def _read_marker(run_logdir):
+    try:
+        with open(os.path.join(run_logdir, MARKER), encoding="utf-8") as f:
+            written = f.read().strip()
+    except OSError:
+        return ""
+    return written if written in ("start", "end") else ""
+
+
+def session_group_name(run):
+    return "%s %s" % (run.short_id, run_names.run_op_desc(run))
+
+
+def run_hparams(run):
+    """The run's flags plus `sourcecode` (the first 8 of its digest)."""
+    flags = run.get("flags")
+    if flags is None:
+        flags = {}
+    elif not isinstance(flags, dict):
+        log.warning("run %s: flags are not a mapping; logging none", run.id)
+        flags = {}
+    hparams = {str(name): hparam_value(val) for name, val in flags.items()}
+    digest = run.get("sourcecode_digest")
+    if digest:
+        hparams["sourcecode"] = str(digest)[:8]
+    return hparams
+
+
+def hparam_value(val):
+    if isinstance(val, (str, bool, int, float)):
+        return val
+    return str(val)
+
+
+def experiment_for_runs(runs, log_time):
+    """`(hparams, metrics)` for an experiment summary over `runs`: every
+    value seen of every hparam, and the runs' root scalars (no `/`)."""
+    hparams = {}
+    metrics = set()
+    for run in runs:
+        try:
+            for name, val in run_hparams(run).items():
+                hparams.setdefault(name, []).append(val)
+            metrics.update(run_root_scalar_tags(run))
+        except Exception as e:
+            log.error("run %s: cannot read hparams or metrics: %s", run.id, e)
+    if log_time:
+        metrics.add("time")
+    return hparams, sorted(metrics)
+
+
+def run_root_scalar_tags(run):
+    tags = set()
+    for path in (run.dir, os.path.join(run.dir, ".guild")):
+        tags.update(tag for tag, _val, _step in tfevent.ScalarReader(path) if "/" not in tag)
+    return tags
+
+
+def _secs(usecs):
+    return usecs / 1000000 if _is_number(usecs) else None
+
+
+def _is_number(val):
+    return isinstance(val, (int, float)) and not isinstance(val, bool)

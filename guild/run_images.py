@@ -1,0 +1,122 @@
+"""Image summaries: the run's images, shown by TensorBoard's Images dashboard.
+
+Each image the run wrote (not a linked input, not source code) gets an
+event file in the run folder's `.images/`:
+
+    .images/events.out.tfevents.<NNNNNNNNNN>.image.<md5 of the image's relative path>
+
+`NNNNNNNNNN` counts up per run, so a folder read in name order gives the
+summaries in the order written. An image gets a new file when its mtime is
+newer than its latest summary; each summary file's own mtime is set to the
+image's mtime when written, which is what the next pass compares, also
+after a restart. At most `MAX_IMAGES` distinct images a run.
+"""
+
+import hashlib
+import logging
+import os
+import re
+
+from guild import event_files
+from guild import summary
+
+log = logging.getLogger("guild")
+
+IMAGES_DIR = ".images"
+MAX_IMAGES = 100
+IMAGE_EXTENSIONS = frozenset(
+    (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp")
+)
+
+_SUMMARY_NAME = re.compile(r"^events\.out\.tfevents\.(\d{10})\.image\.([0-9a-f]{32})$")
+
+
+def is_image_name(path):
+    return os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS
+
+
+def is_image_summary_name(name):
+    return _SUMMARY_NAME.match(name) is not None
+
+
+def image_summary_name(index, digest):
+    return "events.out.tfevents.%010d.image.%s" % (index, digest)
+
+
+def image_path_digest(relpath):
+    return hashlib.md5(relpath.encode("utf-8")).hexdigest()
+
+
+class RunImages:
+    """The image summaries of one run folder."""
+
+    def __init__(self, run_dir, run_logdir):
+        self.run_dir = run_dir
+        self.images_dir = os.path.join(run_logdir, IMAGES_DIR)
+        self._latest, self._next_index = _read_image_summaries(self.images_dir)
+        self._failed = {}  # relpath -> mtime_ns of the version that failed
+        self._warned_limit = False
+
+    def refresh(self, run_files):
+        """Summarizes each image in `run_files` that is new or modified."""
+        for relpath in self._images(run_files):
+            try:
+                mtime = os.stat(os.path.join(self.run_dir, relpath)).st_mtime_ns
+            except OSError:
+                continue
+            if self._summary_is_current(relpath, mtime):
+                continue
+            self._summarize(relpath, mtime)
+
+    def _images(self, run_files):
+        images = [path for path in run_files if is_image_name(path)]
+        if len(images) > MAX_IMAGES:
+            if not self._warned_limit:
+                log.warning(
+                    "%s has %d images; showing the first %d",
+                    self.run_dir, len(images), MAX_IMAGES,
+                )
+                self._warned_limit = True
+            images = images[:MAX_IMAGES]
+        return images
+
+    def _summary_is_current(self, relpath, mtime):
+        if self._failed.get(relpath) == mtime:
+            return True
+        latest = self._latest.get(image_path_digest(relpath))
+        return latest is not None and mtime <= latest
+
+    def _summarize(self, relpath, mtime):
+        try:
+            value = summary.image_value(relpath, os.path.join(self.run_dir, relpath))
+        except Exception as e:
+            log.error("cannot summarize image %s in %s: %s", relpath, self.run_dir, e)
+            self._failed[relpath] = mtime
+            return
+        self._failed.pop(relpath, None)
+        digest = image_path_digest(relpath)
+        os.makedirs(self.images_dir, exist_ok=True)
+        path = os.path.join(self.images_dir, image_summary_name(self._next_index, digest))
+        event_files.write_summary_file(path, [value], mtime_ns=mtime)
+        self._next_index += 1
+        self._latest[digest] = mtime
+
+
+def _read_image_summaries(images_dir):
+    """`({digest: mtime_ns of its latest summary}, next index)` on disk."""
+    latest = {}
+    next_index = 0
+    try:
+        entries = list(os.scandir(images_dir))
+    except OSError:
+        return latest, next_index
+    for entry in sorted(entries, key=lambda e: e.name):
+        m = _SUMMARY_NAME.match(entry.name)
+        if not m:
+            continue
+        try:
+            latest[m.group(2)] = entry.stat(follow_symlinks=False).st_mtime_ns
+        except OSError:
+            continue
+        next_index = max(next_index, int(m.group(1)) + 1)
+    return latest, next_index

@@ -1,0 +1,213 @@
+import logging
+import os
+import struct
+
+import google_crc32c
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from guild.records import RecordReader, RecordWriter, encode_record, masked_crc32c
+
+
+def read_all(path):
+    return list(RecordReader(path).read_records())
+
+
+def write_file(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def guild_warnings(caplog):
+    return [
+        r for r in caplog.records if r.name == "guild" and r.levelno == logging.WARNING
+    ]
+
+
+def test_masked_crc32c_matches_definition():
+    crc = google_crc32c.value(b"hello")
+    expected = (((crc >> 15) | (crc << 17)) + 0xA282EAD8) % 2**32
+    assert masked_crc32c(b"hello") == expected
+
+
+def test_encode_record_layout():
+    rec = encode_record(b"abc")
+    assert len(rec) == 8 + 4 + 3 + 4
+    assert struct.unpack("<Q", rec[:8]) == (3,)
+    assert struct.unpack("<I", rec[8:12]) == (masked_crc32c(rec[:8]),)
+    assert rec[12:15] == b"abc"
+    assert struct.unpack("<I", rec[15:]) == (masked_crc32c(b"abc"),)
+
+
+def test_writer_reader_roundtrip(tmp_path):
+    path = tmp_path / "records"
+    records = [b"", b"a", b"x" * 1000, bytes(range(256))]
+    with open(path, "wb") as f:
+        writer = RecordWriter(f)
+        for rec in records:
+            writer.write(rec)
+        writer.flush()
+        writer.close()
+    assert read_all(path) == records
+
+
+def test_tensorboard_reads_our_records(tmp_path):
+    from tensorboard.compat.tensorflow_stub.errors import OutOfRangeError
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import PyRecordReader_New
+
+    path = str(tmp_path / "records")
+    records = [b"one", b"", b"three" * 100]
+    write_file(path, b"".join(encode_record(r) for r in records))
+    reader = PyRecordReader_New(path)
+    read = []
+    while True:
+        try:
+            reader.GetNext()
+        except OutOfRangeError:
+            break
+        read.append(reader.record())
+    assert read == records
+
+
+def test_incremental_reads_only_new_records(tmp_path):
+    path = tmp_path / "records"
+    write_file(path, encode_record(b"a") + encode_record(b"b"))
+    reader = RecordReader(path)
+    assert list(reader.read_records()) == [b"a", b"b"]
+    assert list(reader.read_records()) == []
+    with open(path, "ab") as f:
+        f.write(encode_record(b"c"))
+    assert list(reader.read_records()) == [b"c"]
+    assert reader.offset == os.path.getsize(path)
+
+
+def test_truncated_tail_resumes(tmp_path, caplog):
+    path = tmp_path / "records"
+    data = encode_record(b"first") + encode_record(b"second" * 10)
+    cut = len(encode_record(b"first")) + 20
+    write_file(path, data[:cut])
+    reader = RecordReader(path)
+    assert list(reader.read_records()) == [b"first"]
+    assert list(reader.read_records()) == []
+    with open(path, "ab") as f:
+        f.write(data[cut:] + encode_record(b"third"))
+    assert list(reader.read_records()) == [b"second" * 10, b"third"]
+    assert guild_warnings(caplog) == []
+
+
+def test_truncated_inside_header_resumes(tmp_path):
+    path = tmp_path / "records"
+    data = encode_record(b"first") + encode_record(b"second")
+    for cut in range(len(encode_record(b"first")), len(data)):
+        write_file(path, data[:cut])
+        reader = RecordReader(path)
+        assert list(reader.read_records()) == [b"first"]
+        write_file(path, data)
+        assert list(reader.read_records()) == [b"second"]
+
+
+def test_bad_data_crc_skips_record_and_warns_once(tmp_path, caplog):
+    path = tmp_path / "records"
+    records = [b"rec%i" % i for i in range(5)]
+    encoded = [bytearray(encode_record(r)) for r in records]
+    encoded[1][12] ^= 0xFF  # first data byte of record 1
+    encoded[3][12] ^= 0xFF
+    write_file(path, b"".join(encoded))
+    with caplog.at_level(logging.WARNING, logger="guild"):
+        assert read_all(path) == [b"rec0", b"rec2", b"rec4"]
+    warnings = guild_warnings(caplog)
+    assert len(warnings) == 1
+    msg = warnings[0].getMessage()
+    assert str(path) in msg
+    assert "offset %i" % len(encoded[0]) in msg
+
+
+def test_bad_length_crc_stops_file_for_good(tmp_path, caplog):
+    path = tmp_path / "records"
+    good = encode_record(b"good")
+    bad = bytearray(encode_record(b"bad"))
+    bad[8] ^= 0x01  # length CRC
+    write_file(path, good + bytes(bad) + encode_record(b"after"))
+    reader = RecordReader(path)
+    with caplog.at_level(logging.WARNING, logger="guild"):
+        assert list(reader.read_records()) == [b"good"]
+        with open(path, "ab") as f:
+            f.write(encode_record(b"more"))
+        assert list(reader.read_records()) == []
+    warnings = guild_warnings(caplog)
+    assert len(warnings) == 1
+    assert str(path) in warnings[0].getMessage()
+
+
+def test_huge_length_with_valid_crc_waits(tmp_path, caplog):
+    path = tmp_path / "records"
+    length = struct.pack("<Q", 2**62)
+    header = length + struct.pack("<I", masked_crc32c(length))
+    write_file(path, encode_record(b"ok") + header + b"partial data")
+    reader = RecordReader(path)
+    assert list(reader.read_records()) == [b"ok"]
+    assert list(reader.read_records()) == []
+    assert reader.offset == len(encode_record(b"ok"))
+    assert guild_warnings(caplog) == []
+
+
+def test_random_bytes_do_not_raise(tmp_path):
+    path = tmp_path / "records"
+    write_file(path, os.urandom(10000))
+    assert read_all(path) == []
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "records"
+    write_file(path, b"")
+    assert read_all(path) == []
+
+
+def test_missing_file_yields_nothing(tmp_path):
+    reader = RecordReader(tmp_path / "missing")
+    assert list(reader.read_records()) == []
+
+
+def test_vanished_file_yields_nothing(tmp_path):
+    path = tmp_path / "records"
+    write_file(path, encode_record(b"a"))
+    reader = RecordReader(path)
+    assert list(reader.read_records()) == [b"a"]
+    os.remove(path)
+    assert list(reader.read_records()) == []
+
+
+def test_record_larger_than_chunk(tmp_path, monkeypatch):
+    import guild.records
+
+    monkeypatch.setattr(guild.records, "_CHUNK_SIZE", 64)
+    path = tmp_path / "records"
+    records = [b"small", os.urandom(1000), b"", os.urandom(63), os.urandom(200)]
+    write_file(path, b"".join(encode_record(r) for r in records))
+    assert read_all(path) == records
+
+
+def test_abandoned_iteration_resumes_after_last_record(tmp_path):
+    path = tmp_path / "records"
+    write_file(path, b"".join(encode_record(b"%i" % i) for i in range(3)))
+    reader = RecordReader(path)
+    it = reader.read_records()
+    assert next(it) == b"0"
+    it.close()
+    assert list(reader.read_records()) == [b"1", b"2"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=300), max_size=20), st.data())
+def test_roundtrip_and_truncation_property(tmp_path_factory, records, data):
+    path = tmp_path_factory.mktemp("prop") / "records"
+    encoded = b"".join(encode_record(r) for r in records)
+    write_file(path, encoded)
+    assert read_all(path) == records
+    cut = data.draw(st.integers(0, len(encoded)))
+    write_file(path, encoded[:cut])
+    reader = RecordReader(path)
+    prefix = list(reader.read_records())
+    assert prefix == records[: len(prefix)]
+    write_file(path, encoded)
+    assert prefix + list(reader.read_records()) == records
