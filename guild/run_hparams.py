@@ -21,8 +21,8 @@ import os
 
 from guild import event_files
 from guild import run_names
+from guild import run_compare
 from guild import summary
-from guild import tfevent
 
 log = logging.getLogger("guild")
 
@@ -132,27 +132,21 @@ def hparam_value(val):
 
 
 def experiment_for_runs(runs, log_time):
-    """`(hparams, metrics)` for an experiment summary over `runs`: every
-    value seen of every hparam, and the runs' root scalars (no `/`)."""
+    """`(hparams, metrics)` for Guild's experiment summary over `runs`:
+    every value seen of every hparam, and the runs' metrics (see
+    `guild.run_compare`), plus `time` when logged."""
     hparams = {}
     metrics = set()
     for run in runs:
         try:
             for name, val in run_hparams(run).items():
                 hparams.setdefault(name, []).append(val)
-            metrics.update(run_root_scalar_tags(run))
+            metrics.update(run_compare.run_metrics(run))
         except Exception as e:
             log.error("run %s: cannot read hparams or metrics: %s", run.id, e)
     if log_time:
-        metrics.add("time")
+        metrics.add(("", "time"))
     return hparams, sorted(metrics)
-
-
-def run_root_scalar_tags(run):
-    tags = set()
-    for path in (run.dir, os.path.join(run.dir, ".guild")):
-        tags.update(tag for tag, _val, _step in tfevent.ScalarReader(path) if "/" not in tag)
-    return tags
 
 
 def _secs(usecs):

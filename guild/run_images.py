@@ -90,7 +90,7 @@ class RunImages:
         try:
             value = summary.image_value(relpath, os.path.join(self.run_dir, relpath))
         except Exception as e:
-            log.error("cannot summarize image %s in %s: %s", relpath, self.run_dir, e)
+            log.error("image skipped: %s", e)
             self._failed[relpath] = mtime
             return
         self._failed.pop(relpath, None)

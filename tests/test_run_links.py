@@ -1,0 +1,88 @@
+import os
+
+from guild import run_links
+
+from guild_runs import make_run, write_file
+
+
+def _links(run_logdir):
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(run_logdir):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            if os.path.islink(path):
+                found[os.path.relpath(path, run_logdir)] = os.readlink(path)
+    return found
+
+
+def _run_with_files(tmp_path):
+    run = make_run(
+        str(tmp_path / "runs"),
+        files={"model.ckpt": b"w", "train/log.txt": b"l", "a/b/c.txt": b"c"},
+        scalars={".guild": {"loss": [(1, 1.0)]}, "train": {"acc": [(1, 1.0)]}},
+        sources=["train.py", "pkg/util.py"],
+    )
+    data = tmp_path / "dataset"
+    data.mkdir()
+    (data / "x.csv").write_text("1")
+    os.symlink(str(data), os.path.join(run.dir, "data"))
+    os.symlink(str(tmp_path / "gone"), os.path.join(run.dir, "dangling"))
+    return run
+
+
+def test_links_mirror_the_run(tmp_path):
+    run = _run_with_files(tmp_path)
+    run_logdir = str(tmp_path / "logdir" / "run")
+    links = run_links.RunLinks(run.dir, run_logdir, (".images",))
+    assert links.refresh()
+    found = _links(run_logdir)
+    [guild_event] = [name for name in os.listdir(os.path.join(run.dir, ".guild")) if "tfevents" in name]
+    [train_event] = [name for name in os.listdir(os.path.join(run.dir, "train")) if "tfevents" in name]
+    expected = {
+        "model.ckpt": os.path.join(run.dir, "model.ckpt"),
+        "a/b/c.txt": os.path.join(run.dir, "a/b/c.txt"),
+        "train/log.txt": os.path.join(run.dir, "train/log.txt"),
+        "train/" + train_event: os.path.join(run.dir, "train", train_event),
+        "data": os.path.join(run.dir, "data"),
+        run_links.guild_event_link_name(guild_event): os.path.join(run.dir, ".guild", guild_event),
+    }
+    assert found == expected
+    assert run_links.guild_event_link_name(guild_event).startswith(guild_event + ".")
+    assert links.run_files == sorted(["model.ckpt", "a/b/c.txt", "train/log.txt", "train/" + train_event])
+    assert not links.refresh()  # nothing changed
+
+
+def test_links_follow_changes(tmp_path):
+    run = _run_with_files(tmp_path)
+    run_logdir = str(tmp_path / "logdir" / "run")
+    links = run_links.RunLinks(run.dir, run_logdir)
+    links.refresh()
+    write_file(run.dir, "a/b/new.txt", b"n")
+    os.unlink(os.path.join(run.dir, "model.ckpt"))
+    os.unlink(os.path.join(run.dir, "train", "log.txt"))
+    assert links.refresh()
+    found = _links(run_logdir)
+    assert "a/b/new.txt" in found
+    assert "model.ckpt" not in found
+    assert "train/log.txt" not in found
+    os.unlink(os.path.join(run.dir, "a", "b", "c.txt"))
+    os.unlink(os.path.join(run.dir, "a", "b", "new.txt"))
+    os.rmdir(os.path.join(run.dir, "a", "b"))
+    links.refresh()
+    assert not os.path.exists(os.path.join(run_logdir, "a", "b"))
+
+
+def test_orphaned_links_are_removed_by_a_new_monitor(tmp_path):
+    run = _run_with_files(tmp_path)
+    run_logdir = str(tmp_path / "logdir" / "run")
+    run_links.RunLinks(run.dir, run_logdir).refresh()
+    os.unlink(os.path.join(run.dir, "model.ckpt"))
+    run_links.RunLinks(run.dir, run_logdir).refresh()
+    assert not os.path.lexists(os.path.join(run_logdir, "model.ckpt"))
+
+
+def test_source_code_paths_from_the_manifest(tmp_path):
+    run = make_run(str(tmp_path), sources=["train.py", "pkg/util.py"])
+    with open(os.path.join(run.dir, ".guild", "manifest"), "a") as f:
+        f.write("d data/x.csv abc data/x.csv\n'unbalanced\n")
+    assert run_links.source_code_paths(run.dir) == {"train.py", os.path.join("pkg", "util.py")}
