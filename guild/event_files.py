@@ -12,6 +12,7 @@ import os
 from tensorboard.compat.proto import event_pb2
 from tensorboard.compat.proto import summary_pb2
 
+from guild import records
 from guild import tfevent
 
 TMP_PREFIX = ".guild-tmp-"
@@ -31,6 +32,20 @@ def write_summary_file(path, values, mtime_ns=None):
             writer.close()
         if mtime_ns is not None:
             os.utime(tmp, ns=(mtime_ns, mtime_ns))
+        os.replace(tmp, path)
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+
+
+def write_records_file(path, datas):
+    """Writes the records `datas` (already serialized events) to `path`."""
+    tmp = _temp_path_beside(path)
+    try:
+        with open(tmp, "wb") as f:
+            writer = records.RecordWriter(f)
+            for data in datas:
+                writer.write(data)
         os.replace(tmp, path)
     except BaseException:
         _remove_quietly(tmp)

@@ -30,6 +30,11 @@ _FOOTER_SIZE = 4
 # Bytes read from disk at a time; a record larger than this is read whole.
 _CHUNK_SIZE = 16 * 1024 * 1024
 
+# A length field above this is corrupt, whatever its CRC says: event records
+# are small (an image summary is a few MB), and reading on would mean
+# waiting forever for a "truncated" record that never completes.
+MAX_RECORD_SIZE = 256 * 1024 * 1024
+
 
 def masked_crc32c(data):
     """Return the masked CRC-32C of `data` used by TFRecord."""
@@ -66,25 +71,30 @@ class RecordWriter:
         self.fileobj.close()
 
 
+# (path, kind) of the damage already reported: one warning per file and
+# kind in a process, however many readers read the file.
+_reported = set()
+_MAX_REPORTED = 100000
+
+
 class RecordReader:
     """Reads the records of a possibly growing file, incrementally.
 
     Each call to `read_records()` yields the complete records appended
     since the previous call. A truncated last record is left for the
-    next call. Bad data is logged (once per file and kind) and never
-    raised.
+    next call. A corrupt record is skipped: a bad data CRC skips that
+    record; a bad length CRC or an absurd length skips to the next offset
+    where a good record starts. `damaged` tells whether any was skipped.
+    Damage is logged once per file and kind, and never raised.
     """
 
     def __init__(self, path):
         self.path = path
         self.offset = 0
-        self._lost_framing = False
-        self._warned = set()
+        self.damaged = False
 
     def read_records(self):
         """Yield the complete records appended since the last call."""
-        if self._lost_framing:
-            return
         try:
             f = open(self.path, "rb")
         except OSError as e:
@@ -111,8 +121,6 @@ class RecordReader:
                 return
             buf = buf + more if buf else more
             yield from self._parse(buf, base)
-            if self._lost_framing:
-                return
             # Keep the unparsed tail: it starts at self.offset.
             buf = buf[self.offset - base :]
             base = self.offset
@@ -129,13 +137,14 @@ class RecordReader:
         crc = masked_crc32c
         while pos + _HEADER_SIZE <= n:
             length, length_crc = header.unpack_from(buf, pos)
-            if crc(buf[pos : pos + 8]) != length_crc:
-                self._lost_framing = True
+            if length > MAX_RECORD_SIZE or crc(buf[pos : pos + 8]) != length_crc:
                 self._warn(
                     "length", "corrupt record length in %s at offset %i: "
-                    "skipping the rest of the file", base + pos
+                    "skipping to the next good record", base + pos
                 )
-                return
+                pos = _next_record_start(buf, pos + 1)
+                self.offset = base + pos
+                continue
             start = pos + _HEADER_SIZE
             end = start + length
             if end + _FOOTER_SIZE > n:
@@ -157,10 +166,35 @@ class RecordReader:
         """Size of the record starting `buf`, or header size if unknown."""
         if len(buf) < _HEADER_SIZE:
             return _HEADER_SIZE
-        return _HEADER_SIZE + _LENGTH.unpack_from(buf)[0] + _FOOTER_SIZE
+        length = _LENGTH.unpack_from(buf)[0]
+        if length > MAX_RECORD_SIZE:
+            return _HEADER_SIZE
+        return _HEADER_SIZE + length + _FOOTER_SIZE
 
     def _warn(self, kind, msg, offset):
-        if kind in self._warned:
+        self.damaged = True
+        key = (str(self.path), kind)
+        if key in _reported:
             return
-        self._warned.add(kind)
+        if len(_reported) >= _MAX_REPORTED:
+            _reported.clear()
+        _reported.add(key)
         log.warning(msg, self.path, offset)
+
+
+def _next_record_start(buf, pos):
+    """The first offset from `pos` where a record header with a good length
+    CRC starts (whose data CRC is good too, when the data is in `buf`);
+    else where a header cut off by the end of `buf` may start."""
+    n = len(buf)
+    while pos + _HEADER_SIZE <= n:
+        length, length_crc = _HEADER.unpack_from(buf, pos)
+        if length <= MAX_RECORD_SIZE and masked_crc32c(buf[pos : pos + 8]) == length_crc:
+            end = pos + _HEADER_SIZE + length
+            if end + _FOOTER_SIZE > n:
+                return pos
+            (data_crc,) = _CRC.unpack_from(buf, end)
+            if masked_crc32c(buf[pos + _HEADER_SIZE : end]) == data_crc:
+                return pos
+        pos += 1
+    return pos

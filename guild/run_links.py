@@ -17,6 +17,8 @@ import logging
 import os
 import shlex
 
+from guild import event_guard
+
 log = logging.getLogger("guild")
 
 GUILD_DIR = ".guild"
@@ -32,6 +34,7 @@ class RunLinks:
         self._dir_mtimes = None  # reldir -> mtime_ns, from the last walk
         self.links = {}  # relpath in run_logdir -> absolute target
         self.run_files = ()  # relpaths of the run's own (not linked) files
+        self.guard = event_guard.EventFileGuard(run_logdir)
 
     def refresh(self):
         """Returns True when the links changed."""
@@ -41,11 +44,18 @@ class RunLinks:
         links, run_files, dir_mtimes = run_file_links(self.run_dir, self.reserved_names)
         self._dir_mtimes = dir_mtimes
         self.run_files = run_files
+        links = self.guard.screen(links)
         ensure_links(self.run_logdir, links)
         remove_unexpected_links(self.run_logdir, links, self.reserved_names)
         changed = links != self.links
         self.links = links
         return changed
+
+    def refresh_event_files(self):
+        """Checks what the linked event files gained since the last look
+        (for runs still writing them); unlinks any found damaged."""
+        if self.guard.check_growth():
+            self.links = self.guard.screen(self.links)
 
     def _run_dirs_changed(self):
         for reldir, mtime in self._dir_mtimes.items():
@@ -94,10 +104,22 @@ def _walk_run_dir(run_dir, reldir, links, run_files, dir_mtimes, source, reserve
             continue
         elif is_link and not os.path.exists(entry.path):
             continue  # dangling in the run itself: nothing to show
+        elif is_link and _links_to_an_ancestor(entry.path):
+            log.warning("%s links to a folder that contains it; not shown", entry.path)
         else:
             links[rel] = entry.path
             if not is_link:
                 run_files.append(rel)
+
+
+def _links_to_an_ancestor(path):
+    """True for a link to a folder that contains the link: TensorBoard
+    follows links to folders, and would walk such a loop for ever."""
+    target = os.path.realpath(path)
+    parent = os.path.realpath(os.path.dirname(path))
+    return os.path.isdir(target) and (
+        parent == target or parent.startswith(target.rstrip(os.sep) + os.sep)
+    )
 
 
 def _add_guild_event_links(run_dir, links, dir_mtimes):

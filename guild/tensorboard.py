@@ -10,6 +10,7 @@ import logging
 import os
 
 from guild import event_files
+from guild import event_guard
 from guild import run_hparams
 from guild import run_images
 from guild import run_links
@@ -80,8 +81,12 @@ class RunsMonitor(run_util.RunsMonitor):
         self._pass_runs = ()
 
     def _refresh_run(self, run, run_logdir):
+        if not os.path.isdir(run.dir):
+            log.warning("run %s is gone (%s); skipping it", run.id, run.dir)
+            return
         folder = self._run_folder(run, run_logdir)
-        folder.links.refresh()
+        if not folder.links.refresh() and not (folder.session and folder.session.done()):
+            folder.links.refresh_event_files()
         if folder.session:
             folder.session.refresh(run, self._experiment_cb if self.log_experiment else None)
         if folder.images:
@@ -108,6 +113,7 @@ class _RunFolder:
 
     def __init__(self, run, run_logdir, monitor):
         self.run_logdir = run_logdir
+        remove_temp_files(run_logdir)
         self.links = run_links.RunLinks(run.dir, run_logdir, _RESERVED_NAMES)
         self.session = (
             run_hparams.RunSession(run_logdir, monitor.log_time)
@@ -119,6 +125,22 @@ class _RunFolder:
         )
 
 
+def remove_temp_files(run_logdir):
+    """Removes what a monitor killed mid-write left: its temporary files."""
+    for sub in ("", ".guild", run_images.IMAGES_DIR):
+        try:
+            entries = list(os.scandir(os.path.join(run_logdir, sub)))
+        except OSError:
+            continue
+        for entry in entries:
+            if event_files.is_temp_file(entry.name) and entry.is_file(follow_symlinks=False):
+                log.debug("removing leftover %s", entry.path)
+                try:
+                    os.unlink(entry.path)
+                except OSError:
+                    pass
+
+
 def is_monitor_file(path):
     """True when `path`, a regular file in a run folder, is one the monitor writes."""
     name = os.path.basename(path)
@@ -126,6 +148,13 @@ def is_monitor_file(path):
     return (
         name in run_hparams.ROOT_FILES
         or event_files.is_temp_file(name)
+        or event_guard.is_repaired_name(name)
         or (parent == ".guild" and name == "hparams")
         or (parent == run_images.IMAGES_DIR and run_images.is_image_summary_name(name))
     )
+
+
+if __name__ == "__main__":  # python -m guild.tensorboard: the guild-tensorboard command
+    from guild import tensorboard_cmd
+
+    raise SystemExit(tensorboard_cmd.main())

@@ -122,7 +122,7 @@ def test_bad_data_crc_skips_record_and_warns_once(tmp_path, caplog):
     assert "offset %i" % len(encoded[0]) in msg
 
 
-def test_bad_length_crc_stops_file_for_good(tmp_path, caplog):
+def test_bad_length_crc_skips_to_the_next_good_record(tmp_path, caplog):
     path = tmp_path / "records"
     good = encode_record(b"good")
     bad = bytearray(encode_record(b"bad"))
@@ -130,24 +130,37 @@ def test_bad_length_crc_stops_file_for_good(tmp_path, caplog):
     write_file(path, good + bytes(bad) + encode_record(b"after"))
     reader = RecordReader(path)
     with caplog.at_level(logging.WARNING, logger="guild"):
-        assert list(reader.read_records()) == [b"good"]
+        assert list(reader.read_records()) == [b"good", b"after"]
         with open(path, "ab") as f:
             f.write(encode_record(b"more"))
-        assert list(reader.read_records()) == []
+        assert list(reader.read_records()) == [b"more"]
     warnings = guild_warnings(caplog)
     assert len(warnings) == 1
     assert str(path) in warnings[0].getMessage()
 
 
-def test_huge_length_with_valid_crc_waits(tmp_path, caplog):
+def test_huge_length_with_valid_crc_is_corrupt(tmp_path, caplog):
     path = tmp_path / "records"
     length = struct.pack("<Q", 2**62)
     header = length + struct.pack("<I", masked_crc32c(length))
-    write_file(path, encode_record(b"ok") + header + b"partial data")
+    write_file(path, encode_record(b"ok") + header + b"junk" + encode_record(b"next"))
+    reader = RecordReader(path)
+    with caplog.at_level(logging.WARNING, logger="guild"):
+        assert list(reader.read_records()) == [b"ok", b"next"]
+        assert list(reader.read_records()) == []
+    assert len(guild_warnings(caplog)) == 1
+
+
+def test_a_truncated_last_record_waits_for_its_data(tmp_path, caplog):
+    path = tmp_path / "records"
+    whole = encode_record(b"x" * 1000)
+    write_file(path, encode_record(b"ok") + whole[:500])
     reader = RecordReader(path)
     assert list(reader.read_records()) == [b"ok"]
-    assert list(reader.read_records()) == []
     assert reader.offset == len(encode_record(b"ok"))
+    with open(path, "ab") as f:
+        f.write(whole[500:])
+    assert list(reader.read_records()) == [b"x" * 1000]
     assert guild_warnings(caplog) == []
 
 
