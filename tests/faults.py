@@ -2,6 +2,7 @@
 
 import os
 import struct
+import time
 import zlib
 
 from PIL import Image
@@ -47,7 +48,19 @@ class World:
 
 
 def monitor_for(world, runs, **kw):
-    return RunsMonitor(world.logdir, lambda: list(runs), **kw)
+    return RunsMonitor(world.logdir, lambda: list(runs), interval=0.05, **kw)
+
+
+def exercise(monitor):
+    """One pass by hand (nothing may raise out of it), then a few passes of
+    the polling thread, which must stay alive."""
+    monitor.run_once()
+    monitor.start()
+    try:
+        time.sleep(0.3)
+        assert monitor.is_alive()
+    finally:
+        monitor.stop()
 
 
 def run_folder(logdir, run):

@@ -19,7 +19,7 @@ from guild.tensorboard import RunsMonitor
 from guild.tfevent import ScalarReader
 
 import faults
-from faults import World, good_png, monitor_for, run_folder
+from faults import World, exercise, good_png, monitor_for, run_folder
 from guild_runs import make_run, write_attr, write_file
 from tensorboard_client import InProcessTensorBoard, TensorBoardProcess, hparam_values, wait_for
 
@@ -69,7 +69,7 @@ def test_bad_event_files(world, caplog):
     world.freeze()
     with caplog.at_level(logging.WARNING, "guild"):
         monitor = monitor_for(world, [good, bad], logspec=["hparams", "images", "time"])
-        monitor.run_once()
+        exercise(monitor)
     world.check(monitor, [good])
     counts = _warnings_by_file(caplog, [os.path.basename(p) for p in bad_files])
     caplog.clear()
@@ -124,8 +124,7 @@ def test_bad_images(world, caplog):
     world.freeze()
     with caplog.at_level(logging.ERROR, "guild"):
         monitor = monitor_for(world, [good, run], log_hparams=False)
-        monitor.run_once()
-        monitor.run_once()
+        exercise(monitor)
     world.check(None, [])
     errors = _warnings_by_file(caplog, list(bad_images) + ["truncated.png"])
     assert errors == dict.fromkeys(errors, 1)
@@ -160,8 +159,7 @@ def test_bad_run_metadata(world, caplog):
     world.freeze()
     with caplog.at_level(logging.WARNING, "guild"):
         monitor = monitor_for(world, runs)
-        monitor.run_once()
-        monitor.run_once()
+        exercise(monitor)
     world.check(monitor, [good])
     assert len(os.listdir(world.logdir)) == len(runs)
     groups = {g.name.split()[0]: g for g in InProcessTensorBoard(world.logdir).session_groups().session_groups}
@@ -188,7 +186,7 @@ def test_hostile_labels_and_names(world):
     runs = [good] + [make_run(world.runs_dir, label=label) for label in LABELS]
     world.freeze()
     monitor = monitor_for(world, runs)
-    monitor.run_once()
+    exercise(monitor)
     world.check(monitor, [good])
     assert len(os.listdir(world.logdir)) == len(runs)
 
@@ -217,7 +215,7 @@ def test_links_in_run_directories(world):
     os.symlink(os.path.join(world.root, "nowhere"), os.path.join(run.dir, "dangling"))
     world.freeze()
     monitor = monitor_for(world, [good, run])
-    monitor.run_once()
+    exercise(monitor)
     world.check(monitor, [good])
     folder = run_folder(world.logdir, run)
     assert sorted(os.listdir(folder)) == sorted(
@@ -234,7 +232,7 @@ def test_run_vanishes_between_listing_and_refresh(world):
     shutil.rmtree(gone.dir)
     world.freeze()
     monitor = monitor_for(world, [good, gone, Run("f" * 32, os.path.join(world.runs_dir, "f" * 32))])
-    monitor.run_once()
+    exercise(monitor)
     world.check(monitor, [good])
     assert [n for n in os.listdir(world.logdir)] == [os.path.basename(run_folder(world.logdir, good))]
 
@@ -267,7 +265,7 @@ def test_a_monitor_killed_mid_write_is_repaired(world):
         f.write(data[: len(data) // 2])
     world.freeze()
     monitor = monitor_for(world, [good])
-    monitor.run_once()
+    exercise(monitor)
     world.check(monitor, [good])
     leftovers = [
         os.path.join(d, n) for d, _, ns in os.walk(folder) for n in ns if n.startswith(".guild-tmp")
