@@ -14,6 +14,17 @@ setup(
         "google-crc32c>=1.5",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6"],
+        "test": [
+            "pytest>=7",
+            "hypothesis>=6",
+            "websocket-client>=1.6",
+            "nbclient>=0.9",
+            "nbformat>=5.9",
+            "ipykernel>=6.25",
+        ],
+        "notebook": ["ipython>=8"],
+    },
+    entry_points={
+        "console_scripts": ["guild-tensorboard = guild.tensorboard_cmd:main"],
     },
 )

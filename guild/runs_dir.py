@@ -1,0 +1,324 @@
+"""The runs of a Guild home or runs directory: listing, selecting, filtering.
+
+`RunsLister` lists a runs directory newest first. It is called on every
+monitor pass, so a pass costs one `scandir` of the runs directory: what
+never changes is kept per run id (the `Run` object, its `started` attr,
+whether it is a batch run, a final status), and a steady pass reads no
+attrs of runs it has seen before.
+
+`RunsSource` is the monitor's `list_runs_cb`: the runs of a directory,
+filtered (`RunFilter`: operation, label, status, batch runs), and restricted
+to the runs that selectors named when it was created (`select_runs`: a full
+id, an id prefix, a 1-based index in newest-first order, or a range of
+indexes `START:END`).
+"""
+
+import logging
+import os
+
+from guild import run as runlib
+from guild import run_names
+
+log = logging.getLogger("guild")
+
+STATUSES = ("running", "completed", "error", "terminated", "pending", "staged")
+FINAL_STATUSES = ("completed", "error", "terminated")
+
+# Digits alone are an index; from this many on, the start of a run id (a
+# short id, 8 hex digits, can be all decimal digits).
+MIN_ID_PREFIX_DIGITS = 8
+
+
+class RunsDirError(Exception):
+    pass
+
+
+class SelectError(Exception):
+    pass
+
+
+def default_guild_home():
+    """`$GUILD_HOME`, else `~/.guild`."""
+    return os.environ.get("GUILD_HOME") or os.path.join(os.path.expanduser("~"), ".guild")
+
+
+def runs_dir_for(path=None):
+    """The runs directory of a Guild home (its `runs/`) or a runs directory.
+
+    `path` defaults to `default_guild_home()`. Raises `RunsDirError` when
+    it is not a directory.
+    """
+    if path is None:
+        path = default_guild_home()
+    path = os.path.abspath(os.path.expanduser(str(path)))
+    if not os.path.exists(path):
+        raise RunsDirError("%s does not exist: no Guild home or runs directory there" % path)
+    if not os.path.isdir(path):
+        raise RunsDirError("%s is not a directory: expected a Guild home or runs directory" % path)
+    runs_dir = os.path.join(path, "runs")
+    return runs_dir if os.path.isdir(runs_dir) else path
+
+
+_UNREAD = object()
+
+
+class RunInfo:
+    """What the lister knows of one run; the parts that never change are
+    read once."""
+
+    __slots__ = ("run", "started", "batch", "final_status", "_label", "_label_sig")
+
+    def __init__(self, run):
+        self.run = run
+        self.started = None
+        self.batch = False
+        self.final_status = None
+        self._label = ""
+        self._label_sig = _UNREAD
+        self.read_start_attrs()
+
+    def read_start_attrs(self):
+        """Reads `started` and the batch marker; both are set once a run
+        starts, so they are read again only while `started` is missing."""
+        self.started = read_started(self.run)
+        self.batch = os.path.exists(self.run.guild_path("proto"))
+
+    def sort_key(self):
+        started = self.started
+        if started is None:
+            try:
+                started = os.stat(self.run.dir).st_mtime_ns // 1000
+            except OSError:
+                started = 0
+        return started, self.run.id
+
+    def op_desc(self):
+        """`[model:]op`; the opref never changes and the run caches it."""
+        return run_names.run_op_desc(self.run)
+
+    def status(self):
+        """The run's status; kept once it is final (an exit status is
+        recorded), read afresh while it is not."""
+        if self.final_status:
+            return self.final_status
+        status = runlib.run_status(self.run)
+        if status in FINAL_STATUSES and os.path.exists(
+            self.run.guild_path("attrs", "exit_status")
+        ):
+            self.final_status = status
+        return status
+
+    def label(self):
+        """The run's label; read again only when its attr file changed."""
+        path = self.run.guild_path("attrs", "label")
+        try:
+            st = os.stat(path)
+            sig = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except OSError:
+            sig = None
+        if sig != self._label_sig:
+            self._label_sig = sig
+            label = self.run.get("label") if sig else None
+            self._label = "" if label is None else str(label)
+        return self._label
+
+
+def read_started(run):
+    """The run's `started` attr, an int, or None. Guild writes it as a YAML
+    integer (`1700000000000000`, then `...` from PyYAML), read here without
+    a YAML parser (the first pass reads it for every run); anything else
+    goes through the attr reader."""
+    try:
+        with open(run.guild_path("attrs", "started"), "rb") as f:
+            parts = f.read(64).split()
+    except OSError:
+        return None
+    if len(parts) in (1, 2) and parts[0].isdigit() and parts[1:] in ([], [b"..."]):
+        return int(parts[0])
+    started = run.get("started")
+    if isinstance(started, int) and not isinstance(started, bool):
+        return started
+    return None
+
+
+class RunsLister:
+    """Lists the runs of `runs_dir`, newest first, one `scandir` a call."""
+
+    def __init__(self, runs_dir):
+        self.runs_dir = runs_dir
+        self._infos = {}  # run id -> RunInfo
+
+    def __call__(self):
+        return [info.run for info in self.infos()]
+
+    def infos(self):
+        """`RunInfo` of every run in the directory now, newest first."""
+        try:
+            with os.scandir(self.runs_dir) as entries:
+                infos = {}
+                for entry in entries:
+                    info = self._info(entry)
+                    if info is not None:
+                        infos[entry.name] = info
+        except FileNotFoundError:
+            infos = {}
+        except OSError as e:
+            log.error("cannot list runs in %s: %s", self.runs_dir, e)
+            return sorted(self._infos.values(), key=RunInfo.sort_key, reverse=True)
+        self._infos = infos
+        return sorted(infos.values(), key=RunInfo.sort_key, reverse=True)
+
+    def _info(self, entry):
+        info = self._infos.get(entry.name)
+        if info is not None:
+            if info.started is None:
+                info.read_start_attrs()
+            return info
+        if entry.name.startswith(".") or not _is_dir(entry):
+            return None
+        if not os.path.isdir(os.path.join(entry.path, ".guild")):
+            return None
+        return RunInfo(runlib.Run(entry.name, entry.path))
+
+
+def _is_dir(entry):
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+class RunFilter:
+    """Which runs to show: by operation, label and status, batch runs or not.
+
+    `operations`: runs whose `[model:]op` contains any of them;
+    `labels`: runs whose label contains any of them; `unlabeled`: runs
+    without a label (either matches when both are given); `statuses`: runs
+    with any of these statuses; batch runs (a `.guild/proto` folder) only
+    with `include_batch`.
+    """
+
+    def __init__(
+        self, operations=(), labels=(), unlabeled=False, statuses=(), include_batch=False
+    ):
+        self.operations = tuple(operations or ())
+        self.labels = tuple(labels or ())
+        self.unlabeled = unlabeled
+        self.statuses = frozenset(statuses or ())
+        self.include_batch = include_batch
+        unknown = self.statuses.difference(STATUSES)
+        if unknown:
+            raise ValueError("unknown run status %s" % ", ".join(sorted(unknown)))
+
+    def __call__(self, infos):
+        return [info for info in infos if self.matches(info)]
+
+    def matches(self, info):
+        if info.batch and not self.include_batch:
+            return False
+        if self.operations and not _matches_operation(info, self.operations):
+            return False
+        if (self.labels or self.unlabeled) and not _matches_label(
+            info, self.labels, self.unlabeled
+        ):
+            return False
+        if self.statuses and info.status() not in self.statuses:
+            return False
+        return True
+
+
+def _matches_operation(info, operations):
+    desc = info.op_desc()
+    return any(op in desc for op in operations)
+
+
+def _matches_label(info, labels, unlabeled):
+    label = info.label()
+    if unlabeled and not label.strip():
+        return True
+    return any(part in label for part in labels)
+
+
+def select_runs(infos, selectors):
+    """The runs among `infos` (newest first) that `selectors` name.
+
+    A selector is a 1-based index, a range `START:END` (either may be
+    omitted; END is included), a full run id or the start of one (digits
+    alone are an index when fewer than 8, else an id prefix). Raises
+    `SelectError` when one names no run or a prefix names several.
+    """
+    infos = list(infos)
+    selected = {}
+    for selector in selectors:
+        for info in _select(infos, str(selector).strip()):
+            selected[info.run.id] = info
+    return [info for info in infos if info.run.id in selected]
+
+
+def _select(infos, selector):
+    if not selector:
+        raise SelectError("empty run selector")
+    index_range = _index_range(selector)
+    if index_range is not None:
+        start, end = index_range
+        if start < 1 or start > len(infos) or end < start:
+            raise SelectError("no run at index %s (%s)" % (selector, _count_runs(infos)))
+        return infos[start - 1:end]
+    exact = [info for info in infos if info.run.id == selector]
+    if exact:
+        return exact
+    matches = [info for info in infos if info.run.id.startswith(selector)]
+    if not matches:
+        raise SelectError("no run matches '%s'" % selector)
+    if len(matches) > 1:
+        raise SelectError(
+            "'%s' matches %i runs; give more of the run id" % (selector, len(matches))
+        )
+    return matches
+
+
+def _count_runs(infos):
+    n = len(infos)
+    return "there is 1 run" if n == 1 else "there are %i runs" % n
+
+
+def _index_range(selector):
+    """`(start, end)` for `N`, `N:M`, `N:`, `:M`; None when not an index."""
+    if ":" in selector:
+        start, _, end = selector.partition(":")
+        if not all(part.isdigit() or not part for part in (start, end)):
+            return None
+        start = int(start) if start else 1
+        end = int(end) if end else 1 << 62
+        return start, end
+    if selector.isdigit() and len(selector) < MIN_ID_PREFIX_DIGITS:
+        n = int(selector)
+        return n, n
+    return None
+
+
+class RunsSource:
+    """A monitor's `list_runs_cb`: the filtered runs of `runs_dir`, newest
+    first, limited to those `selectors` named when this was created.
+
+    Selectors are resolved once, so an index keeps meaning the run it named
+    at start; filters apply on every call (a status changes).
+    """
+
+    def __init__(self, runs_dir, selectors=(), run_filter=None):
+        self.runs_dir = runs_dir
+        self.lister = RunsLister(runs_dir)
+        self.run_filter = run_filter or RunFilter()
+        self.selected_ids = None
+        if selectors:
+            infos = self.run_filter(self.lister.infos())
+            self.selected_ids = frozenset(info.run.id for info in select_runs(infos, selectors))
+
+    def __call__(self):
+        return [info.run for info in self.infos()]
+
+    def infos(self):
+        infos = self.lister.infos()
+        if self.selected_ids is not None:
+            infos = [info for info in infos if info.run.id in self.selected_ids]
+        return self.run_filter(infos)

@@ -1,0 +1,207 @@
+"""One TensorBoard over a runs monitor: what the command and the notebook
+API share.
+
+A session owns a log directory (a temporary one unless given), a runs
+monitor that keeps it in step with a list of runs, TensorBoard's
+application over it and a server. `close()` stops the server, the monitor
+and TensorBoard's data server, and removes a temporary log directory
+unless it is kept.
+"""
+
+import logging
+import os
+import re
+import shutil
+import tempfile
+import time
+
+from guild import run_names
+from guild import tensorboard
+from guild import tensorboard_server
+
+log = logging.getLogger("guild")
+
+DEFAULT_REFRESH_INTERVAL = tensorboard.DEFAULT_RELOAD_INTERVAL
+LOGDIR_PREFIX = "guild-tensorboard-"
+
+
+class Session:
+    def __init__(
+        self,
+        list_runs_cb,
+        logdir=None,
+        keep_logdir=False,
+        refresh_interval=DEFAULT_REFRESH_INTERVAL,
+        log_images=True,
+        log_hparams=True,
+        run_name_cb=None,
+        tensorboard_options=None,
+    ):
+        self.temp_logdir = logdir is None
+        self.logdir = os.path.abspath(logdir or tempfile.mkdtemp(prefix=LOGDIR_PREFIX))
+        self.keep_logdir = keep_logdir or not self.temp_logdir
+        self.refresh_interval = refresh_interval
+        self.tensorboard_options = dict(tensorboard_options or {})
+        self._list_runs_cb = list_runs_cb
+        self.progress = None
+        self.monitor = _Monitor(
+            self.logdir,
+            self._list_runs,
+            interval=refresh_interval,
+            log_images=log_images,
+            log_hparams=log_hparams,
+            run_name_cb=run_name_cb,
+        )
+        self.app = None
+        self.server = None
+        self.url = None
+        self._server_thread = None
+
+    def _list_runs(self):
+        runs = list(self._list_runs_cb())
+        if self.progress:
+            self.progress.start(len(runs))
+        return runs
+
+    def prepare(self, progress=None):
+        """The first monitor pass, in this thread; `progress` (a
+        `guild.progress.ProgressBar`) follows it run by run.
+
+        Raises `guild.run_util.LogdirInUse` when another monitor holds the
+        log directory.
+        """
+        self.progress = self.monitor.progress = progress
+        try:
+            self.monitor.run_once(exit_on_error=True)
+        finally:
+            self.progress = self.monitor.progress = None
+            if progress:
+                progress.finish()
+
+    def start_server(self, host, port):
+        """Creates TensorBoard's application and a server on `host:port`
+        (0: a free port); returns the URL. Raises
+        `guild.tensorboard.TensorboardError`."""
+        self.app = tensorboard_server.create_app(
+            logdir=self.logdir,
+            reload_interval=self.refresh_interval,
+            tensorboard_options=self.tensorboard_options,
+        )
+        self.server = tensorboard_server.make_simple_server(self.app, host, port)
+        self.url = tensorboard_server.server_url(self.server)
+        return self.url
+
+    def start_monitor(self):
+        """Starts the monitor's polling thread."""
+        self.monitor.start()
+
+    def serve_forever(self):
+        """Serves in this thread until interrupted (Ctrl+C)."""
+        self.server.serve_forever()
+
+    def serve_in_thread(self):
+        self._server_thread = tensorboard_server.serve_in_thread(self.server)
+
+    def close(self):
+        """Stops everything; removes a temporary log directory unless kept."""
+        if self.server is not None:
+            if self._server_thread is not None:
+                self.server.shutdown()
+                self._server_thread.join(5)
+                self._server_thread = None
+            self.server.server_close()
+            self.server = None
+        self.monitor.stop()
+        if self.app is not None:
+            tensorboard_server.stop_app(self.app)
+            self.app = None
+        if not self.keep_logdir:
+            remove_logdir(self.logdir)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class _Monitor(tensorboard.RunsMonitor):
+    """The runs monitor, ticking a progress bar as it refreshes each run."""
+
+    progress = None
+
+    def _refresh_run(self, run, run_logdir):
+        try:
+            super()._refresh_run(run, run_logdir)
+        finally:
+            progress = self.progress
+            if progress:
+                progress.tick()
+
+
+def remove_logdir(path, attempts=5):
+    """Removes a log directory the session made. Its links are removed,
+    never followed. A monitor pass still finishing can add files while it
+    goes, so it tries again a few times."""
+    for attempt in range(attempts):
+        shutil.rmtree(path, ignore_errors=True)
+        if not os.path.lexists(path):
+            return
+        time.sleep(0.2 * (attempt + 1))
+    log.warning("cannot remove log directory %s", path)
+
+
+# Run names from flags (`--run-name-flags`)
+
+
+def split_flag_names(arg):
+    """Flag names from a comma- or space-separated list."""
+    return [name for name in re.split(r"[\s,]+", arg or "") if name]
+
+
+def run_name_cb_for_flags(flag_names):
+    """A `run_name_cb` naming a run folder like the default name, with the
+    given flags (`name=value`, in the order given) in place of the label.
+    Flags a run does not have are left out."""
+    flag_names = list(flag_names)
+
+    def run_name(run):
+        flags = run.get("flags")
+        flags = flags if isinstance(flags, dict) else {}
+        label = " ".join(
+            "%s=%s" % (name, format_flag_val(flags[name])) for name in flag_names if name in flags
+        )
+        return run_names.default_run_name(_RunWithLabel(run, label))
+
+    return run_name
+
+
+def format_flag_val(val):
+    """A flag value as Guild shows it in labels."""
+    if val is True:
+        return "yes"
+    if val is False:
+        return "no"
+    if val is None:
+        return "null"
+    if isinstance(val, (list, tuple)):
+        return "[%s]" % ", ".join(format_flag_val(item) for item in val)
+    if isinstance(val, str) and (not val or re.search(r"\s", val)):
+        return repr(val)
+    return str(val)
+
+
+class _RunWithLabel:
+    """A run whose `label` attr reads as `label`."""
+
+    def __init__(self, run, label):
+        self._run = run
+        self._label = label
+
+    def get(self, name, default=None):
+        if name == "label":
+            return self._label
+        return self._run.get(name, default)
+
+    def __getattr__(self, name):
+        return getattr(self._run, name)
