@@ -52,17 +52,6 @@ def write_records_file(path, datas):
         raise
 
 
-def write_text_file(path, text):
-    tmp = _temp_path_beside(path)
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        _remove_quietly(tmp)
-        raise
-
-
 def _temp_path_beside(path):
     name = "%s%d-%d" % (TMP_PREFIX, os.getpid(), next(_tmp_counter))
     return os.path.join(os.path.dirname(path), name)

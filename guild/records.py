@@ -93,6 +93,11 @@ class RecordReader:
         self.offset = 0
         self.damaged = False
 
+    def skim(self):
+        """Reads on to the end, checking every record."""
+        for _ in self.read_records():
+            pass
+
     def read_records(self):
         """Yield the complete records appended since the last call."""
         try:
@@ -198,3 +203,40 @@ def _next_record_start(buf, pos):
                 return pos
         pos += 1
     return pos
+
+
+def scan_lengths(path, offset=0):
+    """Walks the record headers of `path` from `offset`, without CRCs.
+
+    Returns `(offset, absurd)`: where the walk stopped (the end of the last
+    complete record) and whether it stopped at a length field above
+    `MAX_RECORD_SIZE`, which TensorBoard's readers would try to allocate.
+    Much cheaper than reading the records: a few operations a record, and
+    records larger than a chunk are skipped with a seek.
+    """
+    unpack = _LENGTH.unpack_from
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            pos = offset
+            while pos + _HEADER_SIZE <= size:
+                f.seek(pos)
+                buf = f.read(_SCAN_CHUNK_SIZE)
+                i = 0
+                while i + _HEADER_SIZE <= len(buf):
+                    (length,) = unpack(buf, i)
+                    if length > MAX_RECORD_SIZE:
+                        return pos + i, True
+                    end = i + _HEADER_SIZE + length + _FOOTER_SIZE
+                    if pos + end > size:
+                        return pos + i, False
+                    i = end
+                if i == 0:
+                    break
+                pos += i
+    except OSError:
+        return offset, False
+    return pos, False
+
+
+_SCAN_CHUNK_SIZE = 1024 * 1024

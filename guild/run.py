@@ -7,6 +7,7 @@ A run is a folder named by its id holding a `.guild/` folder: `opref`,
 
 import logging
 import os
+import re
 import time
 
 import yaml
@@ -102,7 +103,7 @@ def read_attr(run, name, default=None):
         log.warning("cannot read attr %r of run %s: %s", name, run.id, e)
         return default
     try:
-        return yaml.safe_load(data.decode("utf-8-sig"))
+        return decode_attr(data)
     except (yaml.YAMLError, UnicodeDecodeError, ValueError, RecursionError) as e:
         log.warning(
             "invalid YAML in attr %r of run %s (%s): %s",
@@ -112,6 +113,22 @@ def read_attr(run, name, default=None):
             _one_line(e),
         )
         return default
+
+
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_INT = re.compile(rb"-?(?:0|[1-9][0-9]*)")
+
+
+def decode_attr(data):
+    """One YAML value, as Guild writes attrs. Integers (ids, times, exit
+    statuses: most attrs) skip the YAML parser; the rest uses libyaml's
+    safe loader when PyYAML has it."""
+    text = data.strip()
+    if text.endswith(b"\n...") or text == b"...":
+        text = text[:-3].strip()
+    if _INT.fullmatch(text):
+        return int(text)
+    return yaml.load(data.decode("utf-8-sig"), Loader=_YAML_LOADER)
 
 
 def run_status(run):

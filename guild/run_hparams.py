@@ -48,10 +48,13 @@ class RunSession:
     def done(self):
         return self.written == "end" and (self.time_written or not self.log_time)
 
-    def refresh(self, run, experiment_cb=None):
+    def refresh(self, run, status=None, experiment_cb=None):
+        """Writes what is due for `run`, whose status (read when not given)
+        is `status`."""
         if self.done():
             return
-        status = run.status
+        if status is None:
+            status = run.status
         stopped = status not in NOT_STOPPED
         if not self.written:
             self._write_session(run, status, stopped, experiment_cb)
@@ -87,13 +90,23 @@ class RunSession:
         self.time_written = True
 
     def _write(self, name, values):
-        os.makedirs(self.run_logdir, exist_ok=True)
-        event_files.write_summary_file(os.path.join(self.run_logdir, name), values)
+        path = os.path.join(self.run_logdir, name)
+        try:
+            event_files.write_summary_file(path, values)
+        except FileNotFoundError:  # the folder is not there yet
+            os.makedirs(self.run_logdir, exist_ok=True)
+            event_files.write_summary_file(path, values)
 
     def _mark(self, written):
+        # Written in place: a marker cut short by a kill reads as nothing
+        # written, and the session is written again.
         marker = os.path.join(self.run_logdir, MARKER)
-        os.makedirs(os.path.dirname(marker), exist_ok=True)
-        event_files.write_text_file(marker, written + "\n")
+        try:
+            os.mkdir(os.path.dirname(marker))
+        except FileExistsError:
+            pass
+        with open(marker, "w", encoding="utf-8") as f:
+            f.write(written + "\n")
         self.written = written
 
 

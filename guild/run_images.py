@@ -55,18 +55,30 @@ class RunImages:
         self.images_dir = os.path.join(run_logdir, IMAGES_DIR)
         self._latest, self._next_index = _read_image_summaries(self.images_dir)
         self._failed = {}  # relpath -> mtime_ns of the version that failed
+        self._seen = {}  # relpath -> mtime_ns at the last refresh
         self._warned_limit = False
+
+    def watched(self):
+        """`(path, mtime_ns)` of each image as last summarized (or found
+        bad): a different mtime means the image changed."""
+        watched = [
+            (os.path.join(self.run_dir, relpath), mtime)
+            for relpath, mtime in self._seen.items()
+        ]
+        return watched
 
     def refresh(self, run_files):
         """Summarizes each image in `run_files` that is new or modified."""
+        seen = {}
         for relpath in self._images(run_files):
             try:
                 mtime = os.stat(os.path.join(self.run_dir, relpath)).st_mtime_ns
             except OSError:
                 continue
-            if self._summary_is_current(relpath, mtime):
-                continue
-            self._summarize(relpath, mtime)
+            seen[relpath] = mtime
+            if not self._summary_is_current(relpath, mtime):
+                self._summarize(relpath, mtime)
+        self._seen = seen
 
     def _images(self, run_files):
         images = [path for path in run_files if is_image_name(path)]
@@ -95,7 +107,8 @@ class RunImages:
             return
         self._failed.pop(relpath, None)
         digest = image_path_digest(relpath)
-        os.makedirs(self.images_dir, exist_ok=True)
+        if self._next_index == 0:
+            os.makedirs(self.images_dir, exist_ok=True)
         path = os.path.join(self.images_dir, image_summary_name(self._next_index, digest))
         event_files.write_summary_file(path, [value], mtime_ns=mtime)
         self._next_index += 1

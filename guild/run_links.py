@@ -1,15 +1,19 @@
 """Links from a run's log-directory folder to the run's files.
 
-Every file of the run gets a symlink at the same relative path, except the
-run's top-level `.guild/` and its source code. Event files directly in
-`.guild/` are linked at the folder root with a short digest appended to the
-name, so they cannot collide with the run's own root files. Links to
-folders are mirrored as links, not descended.
+Every run file is reachable at its relative path in the run's folder,
+except the run's top-level `.guild/` and its source code. The root of the
+folder is mirrored entry by entry; a subfolder is linked whole (one link,
+and TensorBoard, which follows links to folders, sees whatever the run adds
+to it) unless it holds something to keep out: source code, a link to a
+folder containing it (a loop TensorBoard would walk for ever), or a damaged
+event file (see `guild.event_guard`). Such a folder is mirrored, and the
+rule applies again inside it. Event files directly in `.guild/` are linked
+at the root with a short digest appended to the name, so they cannot
+collide with the run's own root files.
 
-`RunLinks` keeps what the last pass saw: the modification times of the
-run's folders. A folder's mtime changes whenever an entry is added,
-removed or renamed in it, so when none changed, the links are current and
-the pass costs one `stat` per folder.
+`RunLinks` remembers the modification time of every folder it walked: a
+folder's mtime changes whenever an entry is added, removed or renamed in
+it, so when none changed the links are current.
 """
 
 import hashlib
@@ -31,34 +35,50 @@ class RunLinks:
         self.run_dir = run_dir
         self.run_logdir = run_logdir
         self.reserved_names = frozenset(reserved_names)
-        self._dir_mtimes = None  # reldir -> mtime_ns, from the last walk
+        self.guard = event_guard.EventFileGuard(run_logdir)
+        self.dir_mtimes = None  # reldir -> mtime_ns, from the last walk
         self.links = {}  # relpath in run_logdir -> absolute target
         self.run_files = ()  # relpaths of the run's own (not linked) files
-        self.guard = event_guard.EventFileGuard(run_logdir)
+        self._tree = None
 
     def refresh(self):
-        """Returns True when the links changed."""
-        if self._dir_mtimes is not None and not self._run_dirs_changed():
-            if os.path.isdir(self.run_logdir):
-                return False
-        links, run_files, dir_mtimes = run_file_links(self.run_dir, self.reserved_names)
-        self._dir_mtimes = dir_mtimes
-        self.run_files = run_files
-        links = self.guard.screen(links)
-        ensure_links(self.run_logdir, links)
-        remove_unexpected_links(self.run_logdir, links, self.reserved_names)
-        changed = links != self.links
-        self.links = links
-        return changed
+        """Walks the run when a folder of it changed; returns True when it
+        walked (False: nothing changed)."""
+        if self.dir_mtimes is not None and not self.dirs_changed():
+            return False
+        self._tree = RunTree(self.run_dir, self.reserved_names)
+        self.dir_mtimes = self._tree.dir_mtimes
+        self.run_files = self._tree.own_files
+        self.guard.check(self._tree.event_files)
+        self._apply()
+        return True
 
     def refresh_event_files(self):
-        """Checks what the linked event files gained since the last look
-        (for runs still writing them); unlinks any found damaged."""
+        """Checks what the event files gained since the last look (for runs
+        still writing them); a file found damaged is taken out of view."""
+        if self._tree is None:
+            return
         if self.guard.check_growth():
-            self.links = self.guard.screen(self.links)
+            self._apply()
+        else:
+            self.guard.write_repaired_copies()
 
-    def _run_dirs_changed(self):
-        for reldir, mtime in self._dir_mtimes.items():
+    def verify_event_files(self, deadline):
+        """Verifies the event files' records until `deadline`; a file found
+        damaged is taken out of view. True when records remain unverified."""
+        if self._tree is not None and self.guard.verify(deadline):
+            self._apply()
+        return self.guard.unverified()
+
+    def _apply(self):
+        damaged = self.guard.damaged()
+        self.links = self._tree.links(damaged)
+        ensure_links(self.run_logdir, self.links, self._tree.mirrored_dirs(damaged))
+        self.guard.write_repaired_copies()
+        remove_unexpected_links(self.run_logdir, self.links, self.reserved_names)
+
+    def dirs_changed(self):
+        for reldir, mtime in self.dir_mtimes.items():
             try:
                 if os.stat(os.path.join(self.run_dir, reldir)).st_mtime_ns != mtime:
                     return True
@@ -67,49 +87,120 @@ class RunLinks:
         return False
 
 
-def run_file_links(run_dir, reserved_names=()):
-    """Returns `(links, run_files, dir_mtimes)` for `run_dir`: the links to
-    make (`{relpath: target}`), the sorted relpaths of files the run holds
-    itself (not links), and the mtime of every folder walked."""
-    links = {}
-    run_files = []
-    dir_mtimes = {}
-    source = source_code_paths(run_dir)
-    _walk_run_dir(run_dir, "", links, run_files, dir_mtimes, source, reserved_names)
-    _add_guild_event_links(run_dir, links, dir_mtimes)
-    return links, sorted(run_files), dir_mtimes
+class RunTree:
+    """One walk of a run directory (links are never followed, so a symlink
+    loop cannot trap it): what it holds and what must stay out of view."""
 
+    def __init__(self, run_dir, reserved_names=()):
+        self.run_dir = run_dir
+        self.dir_mtimes = {}
+        self.children = {}  # reldir -> [(name, kind)], kind "dir", "file" or "link"
+        self.hidden = set()  # relpaths kept out of view
+        self.event_files = {}  # link relpath -> target, every event file
+        self.guild_event_links = {}  # root link name -> event file in .guild/
+        self._source = source_code_paths(run_dir)
+        self._reserved = frozenset(reserved_names) | {GUILD_DIR}
+        self._walk("")
+        self._add_guild_event_files()
+        self.own_files = sorted(
+            rel for rel, kind in self._entries() if kind == "file" and rel not in self.hidden
+        )
 
-def _walk_run_dir(run_dir, reldir, links, run_files, dir_mtimes, source, reserved):
-    # Links are never followed, so a symlink loop cannot trap the walk.
-    path = os.path.join(run_dir, reldir) if reldir else run_dir
-    try:
-        dir_mtimes[reldir] = os.stat(path).st_mtime_ns
-        entries = list(os.scandir(path))
-    except OSError as e:
-        log.warning("cannot read %s: %s", path, e)
-        return
-    for entry in entries:
-        rel = os.path.join(reldir, entry.name) if reldir else entry.name
-        if not reldir and (entry.name == GUILD_DIR or entry.name in reserved):
-            continue
+    def _walk(self, reldir):
+        path = os.path.join(self.run_dir, reldir) if reldir else self.run_dir
         try:
-            is_link = entry.is_symlink()
-            is_dir = not is_link and entry.is_dir(follow_symlinks=False)
+            self.dir_mtimes[reldir] = os.stat(path).st_mtime_ns
+            entries = list(os.scandir(path))
+        except OSError as e:
+            log.warning("cannot read %s: %s", path, e)
+            return
+        children = self.children[reldir] = []
+        for entry in entries:
+            if not reldir and entry.name in self._reserved:
+                continue
+            rel = os.path.join(reldir, entry.name) if reldir else entry.name
+            kind = _entry_kind(entry)
+            if kind is None:
+                continue
+            children.append((entry.name, kind))
+            if kind == "dir":
+                self._walk(rel)
+            elif kind == "link":
+                self._check_link(rel, entry.path)
+            elif rel in self._source:
+                self.hidden.add(rel)
+            elif event_guard.is_event_file_name(entry.name):
+                self.event_files[rel] = entry.path
+
+    def _check_link(self, rel, path):
+        if not os.path.exists(path):
+            self.hidden.add(rel)  # dangling in the run itself: nothing to show
+        elif _links_to_an_ancestor(path):
+            log.warning("%s links to a folder that contains it; not shown", path)
+            self.hidden.add(rel)
+
+    def _add_guild_event_files(self):
+        # `.guild/` and `.guild/attrs/` change when the run stops (its LOCK
+        # goes, its exit status comes): their mtimes are watched too.
+        guild_dir = os.path.join(self.run_dir, GUILD_DIR)
+        attrs_dir = os.path.join(guild_dir, "attrs")
+        try:
+            self.dir_mtimes[GUILD_DIR] = os.stat(guild_dir).st_mtime_ns
+            self.dir_mtimes[os.path.join(GUILD_DIR, "attrs")] = os.stat(attrs_dir).st_mtime_ns
+            entries = list(os.scandir(guild_dir))
         except OSError:
-            continue
-        if is_dir:
-            _walk_run_dir(run_dir, rel, links, run_files, dir_mtimes, source, reserved)
-        elif rel in source:
-            continue
-        elif is_link and not os.path.exists(entry.path):
-            continue  # dangling in the run itself: nothing to show
-        elif is_link and _links_to_an_ancestor(entry.path):
-            log.warning("%s links to a folder that contains it; not shown", entry.path)
-        else:
-            links[rel] = entry.path
-            if not is_link:
-                run_files.append(rel)
+            return
+        for entry in entries:
+            if event_guard.is_event_file_name(entry.name) and entry.is_file():
+                name = guild_event_link_name(entry.name)
+                self.guild_event_links[name] = self.event_files[name] = entry.path
+
+    def _entries(self):
+        for reldir, children in self.children.items():
+            for name, kind in children:
+                yield (os.path.join(reldir, name) if reldir else name), kind
+
+    def mirrored_dirs(self, damaged=()):
+        """Folders that hold something hidden: mirrored, not linked whole."""
+        mirrored = set()
+        for rel in self.hidden.union(damaged):
+            parent = os.path.dirname(rel)
+            while parent and parent not in mirrored:
+                mirrored.add(parent)
+                parent = os.path.dirname(parent)
+        return mirrored
+
+    def links(self, damaged=()):
+        """`{relpath: target}` of the links that show the run."""
+        hidden = self.hidden.union(damaged)
+        mirrored = self.mirrored_dirs(damaged)
+        links = {}
+        self._add_links("", mirrored, hidden, links)
+        for name, target in self.guild_event_links.items():
+            if name not in hidden:
+                links[name] = target
+        return links
+
+    def _add_links(self, reldir, mirrored, hidden, links):
+        for name, kind in self.children.get(reldir, ()):
+            rel = os.path.join(reldir, name) if reldir else name
+            if rel in hidden:
+                continue
+            if kind == "dir" and rel in mirrored:
+                self._add_links(rel, mirrored, hidden, links)
+            else:
+                links[rel] = os.path.join(self.run_dir, rel)
+
+
+def _entry_kind(entry):
+    try:
+        if entry.is_symlink():
+            return "link"
+        if entry.is_dir(follow_symlinks=False):
+            return "dir"
+        return "file"
+    except OSError:
+        return None
 
 
 def _links_to_an_ancestor(path):
@@ -120,18 +211,6 @@ def _links_to_an_ancestor(path):
     return os.path.isdir(target) and (
         parent == target or parent.startswith(target.rstrip(os.sep) + os.sep)
     )
-
-
-def _add_guild_event_links(run_dir, links, dir_mtimes):
-    guild_dir = os.path.join(run_dir, GUILD_DIR)
-    try:
-        dir_mtimes[GUILD_DIR] = os.stat(guild_dir).st_mtime_ns
-        entries = list(os.scandir(guild_dir))
-    except OSError:
-        return
-    for entry in entries:
-        if "tfevents" in entry.name and entry.is_file():
-            links[guild_event_link_name(entry.name)] = entry.path
 
 
 def guild_event_link_name(name):
@@ -156,36 +235,33 @@ def source_code_paths(run_dir):
 
 
 def _split_manifest_line(line):
+    if "'" not in line and '"' not in line and "\\" not in line:
+        return line.split()
     try:
         return shlex.split(line)
     except ValueError:
         return line.split()
 
 
-def ensure_links(run_logdir, links):
-    """Creates or corrects the symlinks `{relpath: target}` under `run_logdir`."""
+def ensure_links(run_logdir, links, mirrored_dirs=()):
+    """Creates or corrects the symlinks `{relpath: target}` under
+    `run_logdir`, and the real folders `mirrored_dirs` that hold them."""
     os.makedirs(run_logdir, exist_ok=True)
-    made_dirs = {run_logdir}
+    for rel in sorted(mirrored_dirs):
+        _make_real_dir(os.path.join(run_logdir, rel))
     for rel, target in links.items():
-        dest = os.path.join(run_logdir, rel)
-        parent = os.path.dirname(dest)
-        if parent not in made_dirs:
-            _make_link_parent(parent, run_logdir)
-            made_dirs.add(parent)
-        _ensure_link(dest, target)
+        _ensure_link(os.path.join(run_logdir, rel), target)
 
 
-def _make_link_parent(parent, run_logdir):
-    # A link where a folder should be (the run replaced a linked folder
-    # with a real one) is replaced by the folder.
-    rel = os.path.relpath(parent, run_logdir)
-    path = run_logdir
-    for part in rel.split(os.sep):
-        path = os.path.join(path, part)
-        if os.path.islink(path):
-            os.unlink(path)
-        if not os.path.isdir(path):
-            os.mkdir(path)
+def _make_real_dir(path):
+    # A link where a folder should be (the folder was linked whole before
+    # it came to hold something hidden) is replaced by the folder.
+    if os.path.islink(path):
+        os.unlink(path)
+    try:
+        os.mkdir(path)
+    except FileExistsError:
+        pass
 
 
 def _ensure_link(dest, target):
@@ -201,8 +277,22 @@ def _ensure_link(dest, target):
         if os.readlink(dest) == target:
             return
     except OSError:
-        log.warning("cannot link %s: a file the monitor did not write is in the way", dest)
+        if os.path.isdir(dest) and not os.path.islink(dest):
+            _replace_mirrored_dir(dest, target)
+        else:
+            log.warning("cannot link %s: a file the monitor did not write is in the way", dest)
         return
+    _replace_link(dest, target)
+
+
+def _replace_mirrored_dir(dest, target):
+    # The folder no longer holds anything hidden: link it whole again.
+    remove_links_and_own_files(dest, lambda path: event_guard.is_repaired_name(os.path.basename(path)))
+    if not os.path.lexists(dest):
+        _replace_link(dest, target)
+
+
+def _replace_link(dest, target):
     tmp = "%s.%s.tmp-link" % (dest, os.getpid())
     try:
         os.symlink(target, tmp)
@@ -240,3 +330,43 @@ def _remove_unexpected_links(path, reldir, links, skip):
                 os.rmdir(entry.path)  # only when empty
             except OSError:
                 pass
+
+
+def remove_links_and_own_files(path, is_own_file):
+    """Removes the links under `path` and the files `is_own_file(path)`
+    says are the monitor's, bottom up, never following a link; returns
+    False when foreign files kept a folder in place."""
+    try:
+        entries = list(os.scandir(path))
+    except FileNotFoundError:
+        return True
+    except OSError as e:
+        log.warning("cannot list %s: %s", path, e)
+        return False
+    removed_all = True
+    for entry in entries:
+        if entry.is_symlink() or (
+            entry.is_file(follow_symlinks=False) and is_own_file(entry.path)
+        ):
+            _unlink_quietly(entry.path)
+        elif entry.is_dir(follow_symlinks=False):
+            removed_all = remove_links_and_own_files(entry.path, is_own_file) and removed_all
+        else:
+            removed_all = False
+    if removed_all:
+        try:
+            os.rmdir(path)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return False
+    return removed_all
+
+
+def _unlink_quietly(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        log.warning("cannot remove %s: %s", path, e)

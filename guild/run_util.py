@@ -8,17 +8,28 @@ writes, never following a link, so foreign files in the log directory
 survive.
 """
 
+import concurrent.futures
 import errno
 import fcntl
+import itertools
 import logging
 import os
 import threading
 
+from guild import run_links
 from guild import run_names
 
 log = logging.getLogger("guild")
 
 DEFAULT_INTERVAL = 5
+
+# A pass with at least this many runs to refresh uses `REFRESH_THREADS`.
+PARALLEL_REFRESH_MIN = 16
+REFRESH_THREADS = 4
+
+# Every this many passes the log directory is listed even when the runs did
+# not change, to find folders removed or added by hand.
+RESCAN_PASSES = 10
 
 
 class LogdirInUse(Exception):
@@ -50,17 +61,28 @@ class LoopingThread(threading.Thread):
 
 
 class RunsMonitor:
-    """Mirrors the runs that `list_runs_cb()` returns into `logdir`."""
+    """Mirrors the runs that `list_runs_cb()` returns into `logdir`.
 
-    def __init__(self, logdir, list_runs_cb, interval=None, run_name_cb=None):
+    A pass lists the runs, asks `_runs_to_refresh` which of them need work
+    (all of them here; subclasses keep state to answer cheaply), names the
+    folders of those (a run keeps its folder name while it is not
+    refreshed), refreshes them, and removes the folders of runs no longer
+    listed. `progress_cb(done, total)`, when given, follows a pass run by
+    run.
+    """
+
+    def __init__(self, logdir, list_runs_cb, interval=None, run_name_cb=None, progress_cb=None):
         self.logdir = logdir
         self.list_runs_cb = list_runs_cb
         self.interval = interval or DEFAULT_INTERVAL
         self.run_name_cb = run_name_cb or run_names.default_run_name
+        self.progress_cb = progress_cb
         self._names = {}  # run id -> folder name, stable across passes
+        self._listed_names = None  # folder names the last removal saw
+        self._passes = 0
         self._thread = None
         self._lock_fd = None
-        self._pass_lock = threading.Lock()
+        self._pass_lock = threading.RLock()
 
     # Polling thread
 
@@ -72,10 +94,12 @@ class RunsMonitor:
         self._thread.start()
 
     def stop(self):
+        """Stops the polling thread, waiting for a pass under way."""
         if self._thread:
             self._thread.stop()
             self._thread = None
-        self._unlock_logdir()
+        with self._pass_lock:
+            self._unlock_logdir()
 
     def is_alive(self):
         return bool(self._thread and self._thread.is_alive())
@@ -87,22 +111,46 @@ class RunsMonitor:
         with self._pass_lock:
             self._lock_logdir()
             try:
-                runs = self.list_runs_cb()
+                runs = list(self.list_runs_cb())
             except Exception as e:
                 if exit_on_error:
                     raise
                 log.error("cannot list runs: %s", e)
                 return
-            runs = list(runs)
             os.makedirs(self.logdir, exist_ok=True)
+            self._passes += 1
             self._before_refresh(runs)
-            names = self._run_folder_names(runs)
-            for run in runs:
-                name = names.get(run.id)
-                if name:
-                    self._refresh_run_safely(run, name)
+            stale = self._runs_to_refresh(runs)
+            names = self._run_folder_names(runs, stale)
+            todo = [(run, names[run.id]) for run in runs if run.id in stale and run.id in names]
+            self._refresh_runs(todo)
             self._remove_unlisted_run_folders(set(names.values()))
             self._after_refresh(runs)
+
+    def _refresh_runs(self, todo):
+        """Refreshes `[(run, folder name)]`. Many runs are refreshed by a few
+        threads: the work is mostly file-system calls, which release the GIL
+        and which the file system serves faster side by side."""
+        done = itertools.count(1)
+        total = len(todo)
+
+        def refresh(item):
+            self._refresh_run_safely(*item)
+            n = next(done)
+            if self.progress_cb:
+                self.progress_cb(n, total)
+
+        if total < PARALLEL_REFRESH_MIN:
+            for item in todo:
+                refresh(item)
+            return
+        with concurrent.futures.ThreadPoolExecutor(REFRESH_THREADS) as pool:
+            for _ in pool.map(refresh, todo):
+                pass
+
+    def _runs_to_refresh(self, runs):
+        """Ids of the runs to refresh this pass."""
+        return {run.id for run in runs}
 
     def _before_refresh(self, runs):
         pass
@@ -122,24 +170,25 @@ class RunsMonitor:
 
     # Names
 
-    def _run_folder_names(self, runs):
-        """Maps run id to folder name; a run keeps its name while unchanged,
-        and a name claimed by an earlier run gets the run's short id."""
+    def _run_folder_names(self, runs, stale):
+        """Maps run id to folder name. Runs not refreshed keep theirs; a
+        refreshed run keeps its name while unchanged; a name another run
+        holds gets the run's short id appended."""
         names = {}
-        taken = set()
         pending = []
         for run in runs:
+            name = self._names.get(run.id)
+            if name is not None and run.id not in stale:
+                names[run.id] = name
+            else:
+                pending.append(run)
+        taken = set(names.values())
+        for run in pending:
             try:
                 name = self._safe_name(run)
             except Exception as e:
                 log.error("cannot name run %s: %s", getattr(run, "id", run), e)
                 continue
-            if self._names.get(run.id) == name and name not in taken:
-                names[run.id] = name
-                taken.add(name)
-            else:
-                pending.append((run, name))
-        for run, name in pending:
             if name in taken:
                 name = run_names.safe_run_name("%s %s" % (name, run.id[:8]))
                 if name in taken:
@@ -155,6 +204,11 @@ class RunsMonitor:
     # Removal
 
     def _remove_unlisted_run_folders(self, names):
+        """Removes folders of unlisted runs: each pass the names change,
+        and every `RESCAN_PASSES` passes for folders changed by hand."""
+        if names == self._listed_names and self._passes % RESCAN_PASSES:
+            return
+        self._listed_names = names
         try:
             entries = list(os.scandir(self.logdir))
         except OSError as e:
@@ -165,6 +219,10 @@ class RunsMonitor:
                 continue
             log.debug("removing folder of unlisted run %s", entry.path)
             remove_run_folder(entry.path, self._is_own_file)
+        self._after_scan(entries)
+
+    def _after_scan(self, entries):
+        pass
 
     def _is_own_file(self, path):
         """True when the regular file at `path` in a run folder is ours."""
@@ -205,42 +263,5 @@ class RunsMonitor:
 def remove_run_folder(path, is_own_file):
     """Removes links and our own files under `path`, bottom up, never
     following a link. Folders left holding foreign files stay."""
-    if not _remove_links_and_own_files(path, is_own_file):
+    if not run_links.remove_links_and_own_files(path, is_own_file):
         log.warning("left %s in place: it holds files the monitor did not write", path)
-
-
-def _remove_links_and_own_files(path, is_own_file):
-    try:
-        entries = list(os.scandir(path))
-    except FileNotFoundError:
-        return True
-    except OSError as e:
-        log.warning("cannot list %s: %s", path, e)
-        return False
-    removed_all = True
-    for entry in entries:
-        if entry.is_symlink() or (
-            entry.is_file(follow_symlinks=False) and is_own_file(entry.path)
-        ):
-            _unlink_quietly(entry.path)
-        elif entry.is_dir(follow_symlinks=False):
-            removed_all = _remove_links_and_own_files(entry.path, is_own_file) and removed_all
-        else:
-            removed_all = False
-    if removed_all:
-        try:
-            os.rmdir(path)
-        except FileNotFoundError:
-            pass
-        except OSError:
-            return False
-    return removed_all
-
-
-def _unlink_quietly(path):
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-    except OSError as e:
-        log.warning("cannot remove %s: %s", path, e)

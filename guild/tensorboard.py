@@ -8,6 +8,9 @@ and `.images/` image summaries (`guild.run_images`).
 
 import logging
 import os
+import stat
+import threading
+import time
 
 from guild import event_files
 from guild import event_guard
@@ -39,6 +42,15 @@ class RunsMonitor(run_util.RunsMonitor):
     the keyword flags are the newer form, where TensorBoard computes the
     experiment from the sessions, so runs that arrive later with new flags
     or metrics show without a restart.
+
+    Between passes the monitor keeps, per run, what it last saw (see
+    `_RunFolder`). A pass refreshes only the runs that may have changed:
+    new runs, runs still going (not stopped: their status, files and event
+    files are checked every pass), and stopped runs whose top folder or
+    images changed. The rest of a stopped run (its subfolders, attrs and
+    event files) is checked in turn, a tenth of the stopped runs a pass.
+    Files added to a subfolder that is linked whole show in TensorBoard at
+    once all the same.
     """
 
     def __init__(
@@ -50,9 +62,14 @@ class RunsMonitor(run_util.RunsMonitor):
         log_hparams=True,
         run_name_cb=None,
         logspec=None,
+        progress_cb=None,
     ):
         super().__init__(
-            logdir, list_runs_cb, interval or DEFAULT_RELOAD_INTERVAL, run_name_cb
+            logdir,
+            list_runs_cb,
+            interval or DEFAULT_RELOAD_INTERVAL,
+            run_name_cb,
+            progress_cb,
         )
         if logspec is not None:
             logspec = set(logspec)
@@ -65,9 +82,45 @@ class RunsMonitor(run_util.RunsMonitor):
             self.log_images = log_images
             self.log_time = log_hparams
             self.log_experiment = False
-        self._states = {}  # run id -> _RunFolder
+        self._folders = {}  # run id -> _RunFolder
+        self._unverified = {}  # run id -> None, runs with unverified event records
+        self._rotation = 0  # where the next turn of deep checks starts
         self._experiment = None
+        self._experiment_lock = threading.Lock()
         self._pass_runs = ()
+
+    # Which runs to refresh
+
+    def _runs_to_refresh(self, runs):
+        stale = set()
+        stopped = []
+        for run in runs:
+            folder = self._folders.get(run.id)
+            if folder is None or folder.active or folder.fast_check_changed():
+                stale.add(run.id)
+            else:
+                stopped.append(run.id)
+        stale.update(self._deep_check_some(stopped))
+        return stale
+
+    def _deep_check_some(self, stopped):
+        if not stopped:
+            return ()
+        count = -(-len(stopped) // DEEP_CHECK_PASSES)
+        start = self._rotation % len(stopped)
+        self._rotation = start + count
+        turn = stopped[start : start + count]
+        if start + count > len(stopped):
+            turn += stopped[: start + count - len(stopped)]
+        return [run_id for run_id in turn if self._folders[run_id].deep_check_changed()]
+
+    def _after_scan(self, entries):
+        present = {entry.name for entry in entries}
+        for folder in self._folders.values():
+            if os.path.basename(folder.run_logdir) not in present:
+                folder.forget()
+
+    # Refreshing a run
 
     def _before_refresh(self, runs):
         self._pass_runs = runs
@@ -75,44 +128,57 @@ class RunsMonitor(run_util.RunsMonitor):
 
     def _after_refresh(self, runs):
         listed = {run.id for run in runs}
-        for run_id in list(self._states):
+        for run_id in list(self._folders):
             if run_id not in listed:
-                del self._states[run_id]
+                del self._folders[run_id]
+                self._unverified.pop(run_id, None)
         self._pass_runs = ()
+        self._verify_event_files(time.monotonic() + VERIFY_SECONDS)
+
+    def _verify_event_files(self, deadline):
+        """Spends up to `VERIFY_SECONDS` a pass verifying event records."""
+        for run_id in list(self._unverified):
+            if time.monotonic() >= deadline:
+                break
+            folder = self._folders.get(run_id)
+            if folder is None or not folder.links.verify_event_files(deadline):
+                del self._unverified[run_id]
 
     def _refresh_run(self, run, run_logdir):
-        if not os.path.isdir(run.dir):
-            log.warning("run %s is gone (%s); skipping it", run.id, run.dir)
-            return
-        folder = self._run_folder(run, run_logdir)
-        if not folder.links.refresh() and not (folder.session and folder.session.done()):
-            folder.links.refresh_event_files()
-        if folder.session:
-            folder.session.refresh(run, self._experiment_cb if self.log_experiment else None)
-        if folder.images:
-            folder.images.refresh(folder.links.run_files)
-
-    def _run_folder(self, run, run_logdir):
-        folder = self._states.get(run.id)
+        folder = self._folders.get(run.id)
         if folder is None or folder.run_logdir != run_logdir:
-            folder = _RunFolder(run, run_logdir, self)
-            self._states[run.id] = folder
-        return folder
+            folder = self._folders[run.id] = _RunFolder(run, run_logdir, self)
+        folder.refresh(run, self._experiment_cb if self.log_experiment else None)
+        if folder.links.guard.unverified():
+            self._unverified[run.id] = None
 
     def _experiment_cb(self):
-        if self._experiment is None:
-            self._experiment = run_hparams.experiment_for_runs(self._pass_runs, self.log_time)
-        return self._experiment
+        with self._experiment_lock:
+            if self._experiment is None:
+                self._experiment = run_hparams.experiment_for_runs(self._pass_runs, self.log_time)
+            return self._experiment
 
     def _is_own_file(self, path):
         return is_monitor_file(path)
 
 
+# A stopped run's subfolders, attrs and event files are checked every this
+# many passes (a share of the stopped runs each pass).
+DEEP_CHECK_PASSES = 10
+
+# Time a pass spends verifying the CRCs of event records not yet verified.
+VERIFY_SECONDS = 0.05
+
+
 class _RunFolder:
-    """The state the monitor keeps for one run's folder between passes."""
+    """What the monitor keeps for one run's folder between passes."""
 
     def __init__(self, run, run_logdir, monitor):
+        self.run_dir = run.dir
         self.run_logdir = run_logdir
+        self.active = True
+        self._label_sig = None
+        self._watched = ()  # (path, mtime_ns) checked every pass
         remove_temp_files(run_logdir)
         self.links = run_links.RunLinks(run.dir, run_logdir, _RESERVED_NAMES)
         self.session = (
@@ -123,6 +189,68 @@ class _RunFolder:
         self.images = (
             run_images.RunImages(run.dir, run_logdir) if monitor.log_images else None
         )
+
+    def refresh(self, run, experiment_cb):
+        if not _is_dir(self.run_dir):
+            log.warning("run %s is gone (%s); skipping it", run.id, self.run_dir)
+            return
+        walked = self.links.refresh()
+        status = run.status
+        self.active = status in run_hparams.NOT_STOPPED
+        if self.active and not walked:
+            self.links.refresh_event_files()
+        if self.session:
+            self.session.refresh(run, status, experiment_cb)
+        if self.images:
+            self.images.refresh(self.links.run_files)
+        self._label_sig = _file_sig(os.path.join(self.run_dir, ".guild", "attrs", "label"))
+        self._watched = self._fast_watch()
+
+    def _fast_watch(self):
+        watched = [(self.run_dir, self.links.dir_mtimes.get(""))]
+        if self.images:
+            watched.extend(self.images.watched())
+        return tuple(watched)
+
+    def fast_check_changed(self):
+        """The run's top folder or its images changed."""
+        for path, mtime in self._watched:
+            try:
+                if os.stat(path).st_mtime_ns != mtime:
+                    return True
+            except OSError:
+                return True
+        return False
+
+    def deep_check_changed(self):
+        """A subfolder, attr or label of the run changed, or its folder in
+        the log directory is gone."""
+        return (
+            self.links.dir_mtimes is None
+            or self.links.dirs_changed()
+            or _file_sig(os.path.join(self.run_dir, ".guild", "attrs", "label")) != self._label_sig
+            or not _is_dir(self.run_logdir)
+        )
+
+    def forget(self):
+        """The folder was removed by hand: rebuild it next pass."""
+        self.active = True
+        self.links.dir_mtimes = None
+
+
+def _is_dir(path):
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _file_sig(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
 
 
 def remove_temp_files(run_logdir):

@@ -42,26 +42,27 @@ class Session:
         self.keep_logdir = keep_logdir or not self.temp_logdir
         self.refresh_interval = refresh_interval
         self.tensorboard_options = dict(tensorboard_options or {})
-        self._list_runs_cb = list_runs_cb
         self.progress = None
-        self.monitor = _Monitor(
+        self.monitor = tensorboard.RunsMonitor(
             self.logdir,
-            self._list_runs,
+            list_runs_cb,
             interval=refresh_interval,
             log_images=log_images,
             log_hparams=log_hparams,
             run_name_cb=run_name_cb,
+            progress_cb=self._progress,
         )
         self.app = None
         self.server = None
         self.url = None
         self._server_thread = None
 
-    def _list_runs(self):
-        runs = list(self._list_runs_cb())
-        if self.progress:
-            self.progress.start(len(runs))
-        return runs
+    def _progress(self, done, total):
+        progress = self.progress
+        if progress:
+            if done == 1:
+                progress.start(total)
+            progress.tick()
 
     def prepare(self, progress=None):
         """The first monitor pass, in this thread; `progress` (a
@@ -70,11 +71,11 @@ class Session:
         Raises `guild.run_util.LogdirInUse` when another monitor holds the
         log directory.
         """
-        self.progress = self.monitor.progress = progress
+        self.progress = progress
         try:
             self.monitor.run_once(exit_on_error=True)
         finally:
-            self.progress = self.monitor.progress = None
+            self.progress = None
             if progress:
                 progress.finish()
 
@@ -123,20 +124,6 @@ class Session:
 
     def __exit__(self, *exc):
         self.close()
-
-
-class _Monitor(tensorboard.RunsMonitor):
-    """The runs monitor, ticking a progress bar as it refreshes each run."""
-
-    progress = None
-
-    def _refresh_run(self, run, run_logdir):
-        try:
-            super()._refresh_run(run, run_logdir)
-        finally:
-            progress = self.progress
-            if progress:
-                progress.tick()
 
 
 def remove_logdir(path, attempts=5):

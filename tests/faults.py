@@ -69,7 +69,8 @@ def run_folder(logdir, run):
 
 
 def assert_complete(logdir, run):
-    """A good run's folder: session ended, its files linked, images summarized."""
+    """A good run's folder: session ended, every file of the run (but its
+    `.guild/` and source code) shown through a link, images summarized."""
     folder = run_folder(logdir, run)
     with open(os.path.join(folder, ".guild", "hparams")) as f:
         assert f.read().strip() == "end"
@@ -79,7 +80,8 @@ def assert_complete(logdir, run):
             continue
         for name in files:
             rel = os.path.normpath(os.path.join(rel_dir, name))
-            assert os.path.islink(os.path.join(folder, rel)), rel
+            shown = os.path.join(folder, rel)  # a link, or in a folder linked whole
+            assert os.path.realpath(shown) == os.path.realpath(os.path.join(run.dir, rel)), rel
     images = [n for n in os.listdir(run.dir) if n.endswith(".png")]
     if images:
         assert len(os.listdir(os.path.join(folder, ".images"))) == len(images)

@@ -2,7 +2,6 @@ import os
 
 from tensorboard.compat.proto import event_pb2, summary_pb2
 
-from guild import _test
 from guild.records import encode_record
 from guild.tensorboard import RunsMonitor
 from guild.tfevent import ScalarReader
@@ -28,12 +27,13 @@ def test_a_growing_file_damaged_later_is_repaired_and_extended(tmp_path):
     monitor = RunsMonitor(logdir, lambda: [run])
     monitor.run_once()
     train = os.path.join(faults.run_folder(logdir, run), "train")
+    assert os.path.islink(train)  # a subfolder with nothing to hide: linked whole
     assert os.listdir(train) == ["events.out.tfevents.1.x"]
-    assert os.path.islink(os.path.join(train, "events.out.tfevents.1.x"))
 
     with open(path, "ab") as f:  # the running run writes a corrupt record
         f.write(faults.bad_crc_events([_event(2)], _event(3), [_event(4)]))
     monitor.run_once()
+    assert not os.path.islink(train)  # now mirrored, to hide the damaged file
     assert os.listdir(train) == ["events.out.tfevents.1.x.repaired"]
     assert _steps(train) == [1, 2, 4]
 
@@ -45,5 +45,23 @@ def test_a_growing_file_damaged_later_is_repaired_and_extended(tmp_path):
     finish_run(run)
     os.unlink(path)
     monitor.run_once()
-    assert not os.path.exists(train)
-    assert _test.findl(os.path.join(run.dir, "train")) == []
+    assert os.path.islink(train)  # nothing to hide any more: linked whole again
+    assert os.listdir(train) == []
+
+
+def test_records_are_verified_within_a_time_budget_per_pass(tmp_path, monkeypatch):
+    from guild import tensorboard
+
+    runs_dir = str(tmp_path / "runs")
+    damaged = faults.bad_crc_events([_event(1)], _event(2), [_event(3)])
+    run = make_run(runs_dir, files={"eval/events.out.tfevents.1.x": damaged})
+    logdir = str(tmp_path / "logdir")
+    monitor = RunsMonitor(logdir, lambda: [run])
+    monkeypatch.setattr(tensorboard, "VERIFY_SECONDS", 0)
+    monitor.run_once()
+    eval_dir = os.path.join(faults.run_folder(logdir, run), "eval")
+    assert os.path.islink(eval_dir)  # lengths are fine: shown as it is, for now
+    monkeypatch.setattr(tensorboard, "VERIFY_SECONDS", 1)
+    monitor.run_once()  # nothing changed, but the pass verifies the records
+    assert not os.path.islink(eval_dir)
+    assert _steps(eval_dir) == [1, 3]

@@ -240,7 +240,7 @@ def test_run_vanishes_between_listing_and_refresh(world):
 def test_file_deleted_between_walk_and_link(world):
     run = make_run(world.runs_dir, files={"a.txt": b"a", "b.txt": b"b"})
     run_logdir = os.path.join(world.logdir, "run")
-    links, _files, _mtimes = run_links.run_file_links(run.dir)
+    links = run_links.RunTree(run.dir).links()
     os.unlink(os.path.join(run.dir, "a.txt"))
     run_links.ensure_links(run_logdir, links)  # links a.txt, now dangling
     run_links.RunLinks(run.dir, run_logdir).refresh()

@@ -18,7 +18,7 @@ def _links(run_logdir):
 def _run_with_files(tmp_path):
     run = make_run(
         str(tmp_path / "runs"),
-        files={"model.ckpt": b"w", "train/log.txt": b"l", "a/b/c.txt": b"c"},
+        files={"model.ckpt": b"w", "train/log.txt": b"l", "a/b/c.txt": b"c", "pkg/notes.txt": b"n"},
         scalars={".guild": {"loss": [(1, 1.0)]}, "train": {"acc": [(1, 1.0)]}},
         sources=["train.py", "pkg/util.py"],
     )
@@ -30,25 +30,28 @@ def _run_with_files(tmp_path):
     return run
 
 
-def test_links_mirror_the_run(tmp_path):
+def test_links_show_the_run(tmp_path):
     run = _run_with_files(tmp_path)
     run_logdir = str(tmp_path / "logdir" / "run")
     links = run_links.RunLinks(run.dir, run_logdir, (".images",))
     assert links.refresh()
-    found = _links(run_logdir)
     [guild_event] = [name for name in os.listdir(os.path.join(run.dir, ".guild")) if "tfevents" in name]
     [train_event] = [name for name in os.listdir(os.path.join(run.dir, "train")) if "tfevents" in name]
-    expected = {
+    # Subfolders with nothing to hide are linked whole; `pkg` holds source
+    # code, so it is mirrored and the source left out.
+    assert _links(run_logdir) == {
         "model.ckpt": os.path.join(run.dir, "model.ckpt"),
-        "a/b/c.txt": os.path.join(run.dir, "a/b/c.txt"),
-        "train/log.txt": os.path.join(run.dir, "train/log.txt"),
-        "train/" + train_event: os.path.join(run.dir, "train", train_event),
+        "a": os.path.join(run.dir, "a"),
+        "train": os.path.join(run.dir, "train"),
         "data": os.path.join(run.dir, "data"),
+        "pkg/notes.txt": os.path.join(run.dir, "pkg", "notes.txt"),
         run_links.guild_event_link_name(guild_event): os.path.join(run.dir, ".guild", guild_event),
     }
-    assert found == expected
+    assert not os.path.islink(os.path.join(run_logdir, "pkg"))
     assert run_links.guild_event_link_name(guild_event).startswith(guild_event + ".")
-    assert links.run_files == sorted(["model.ckpt", "a/b/c.txt", "train/log.txt", "train/" + train_event])
+    assert links.run_files == sorted(
+        ["model.ckpt", "a/b/c.txt", "train/log.txt", "train/" + train_event, "pkg/notes.txt"]
+    )
     assert not links.refresh()  # nothing changed
 
 
@@ -58,18 +61,27 @@ def test_links_follow_changes(tmp_path):
     links = run_links.RunLinks(run.dir, run_logdir)
     links.refresh()
     write_file(run.dir, "a/b/new.txt", b"n")
+    assert os.path.exists(os.path.join(run_logdir, "a", "b", "new.txt"))  # through the link
     os.unlink(os.path.join(run.dir, "model.ckpt"))
-    os.unlink(os.path.join(run.dir, "train", "log.txt"))
+    write_file(run.dir, "new-top.txt", b"t")
     assert links.refresh()
     found = _links(run_logdir)
-    assert "a/b/new.txt" in found
     assert "model.ckpt" not in found
-    assert "train/log.txt" not in found
-    os.unlink(os.path.join(run.dir, "a", "b", "c.txt"))
-    os.unlink(os.path.join(run.dir, "a", "b", "new.txt"))
-    os.rmdir(os.path.join(run.dir, "a", "b"))
+    assert found["new-top.txt"] == os.path.join(run.dir, "new-top.txt")
+    assert "a/b/new.txt" in links.run_files
+
+    # A loop appears in `a/b`: `a` and `a/b` are mirrored to leave it out.
+    os.symlink("..", os.path.join(run.dir, "a", "b", "loop"))
     links.refresh()
-    assert not os.path.exists(os.path.join(run_logdir, "a", "b"))
+    found = _links(run_logdir)
+    assert "a" not in found and "a/b" not in found
+    assert set(found) >= {"a/b/c.txt", "a/b/new.txt"}
+    # And gone again: `a` is linked whole again.
+    os.unlink(os.path.join(run.dir, "a", "b", "loop"))
+    links.refresh()
+    found = _links(run_logdir)
+    assert found["a"] == os.path.join(run.dir, "a")
+    assert not any(rel.startswith("a/") for rel in found)
 
 
 def test_orphaned_links_are_removed_by_a_new_monitor(tmp_path):

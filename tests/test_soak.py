@@ -84,7 +84,7 @@ def test_soak(tmp_path, caplog):
     assert sorted(name.split()[0] for name in folders) == sorted(run.short_id for run in runs)
     for run in runs:
         folder = faults.run_folder(logdir, run)
-        expected, _files, _mtimes = run_links.run_file_links(run.dir, (".images",))
+        expected = run_links.RunTree(run.dir, (".images",)).links()
         found = {
             os.path.relpath(os.path.join(d, n), folder)
             for d, dirs, names in os.walk(folder)
