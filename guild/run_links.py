@@ -73,7 +73,8 @@ class RunLinks:
     def _apply(self):
         damaged = self.guard.damaged()
         self.links = self._tree.links(damaged)
-        ensure_links(self.run_logdir, self.links, self._tree.mirrored_dirs(damaged))
+        self.mirrored_dirs = tuple(sorted(self._tree.mirrored_dirs(damaged)))
+        ensure_links(self.run_logdir, self.links, self.mirrored_dirs)
         self.guard.write_repaired_copies()
         remove_unexpected_links(self.run_logdir, self.links, self.reserved_names)
 

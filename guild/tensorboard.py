@@ -46,11 +46,11 @@ class RunsMonitor(run_util.RunsMonitor):
     Between passes the monitor keeps, per run, what it last saw (see
     `_RunFolder`). A pass refreshes only the runs that may have changed:
     new runs, runs still going (not stopped: their status, files and event
-    files are checked every pass), and stopped runs whose top folder or
-    images changed. The rest of a stopped run (its subfolders, attrs and
-    event files) is checked in turn, a tenth of the stopped runs a pass.
-    Files added to a subfolder that is linked whole show in TensorBoard at
-    once all the same.
+    files are checked every pass), and stopped runs whose top folder,
+    `.guild/`, mirrored folders or images changed. The rest of a stopped
+    run (its subfolders linked whole, attrs, label) is checked in turn, a
+    tenth of the stopped runs a pass; files added to a subfolder linked
+    whole show in TensorBoard at once all the same, through the link.
     """
 
     def __init__(
@@ -207,7 +207,14 @@ class _RunFolder:
         self._watched = self._fast_watch()
 
     def _fast_watch(self):
-        watched = [(self.run_dir, self.links.dir_mtimes.get(""))]
+        # The top folder (entries added or removed there), `.guild/` (the
+        # LOCK of a run starting or stopping), folders mirrored rather than
+        # linked whole (their new files need links), and the images.
+        mtimes = self.links.dir_mtimes
+        watched = [
+            (os.path.join(self.run_dir, reldir), mtimes.get(reldir))
+            for reldir in ("", run_links.GUILD_DIR) + tuple(self.links.mirrored_dirs)
+        ]
         if self.images:
             watched.extend(self.images.watched())
         return tuple(watched)
