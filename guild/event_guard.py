@@ -40,6 +40,8 @@ def is_repaired_name(name):
 class EventFileGuard:
     """Checks the event files shown in one run folder."""
 
+    __slots__ = ("run_logdir", "_files")
+
     def __init__(self, run_logdir):
         self.run_logdir = run_logdir
         self._files = {}  # relpath in run_logdir -> _GuardedFile
@@ -106,6 +108,8 @@ class EventFileGuard:
 class _GuardedFile:
     """One event file: how far it was scanned and verified, and what its
     repaired copy holds."""
+
+    __slots__ = ("target", "scanned", "damaged", "_verifier", "_repaired_reader")
 
     def __init__(self, target):
         self.target = target

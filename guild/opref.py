@@ -13,6 +13,7 @@ of its own (`guildfile: /path ...` or `guildfile /path ...`).
 """
 
 import os
+import re
 import shlex
 
 __all__ = ["OpRef", "OpRefError"]
@@ -75,7 +76,7 @@ def parse_opref(encoded):
     if not isinstance(encoded, str):
         raise OpRefError("opref must be a string, got %r" % (encoded,))
     try:
-        parts = shlex.split(encoded.strip())
+        parts = _split_fields(encoded.strip())
     except ValueError as e:
         raise OpRefError("cannot parse opref %r: %s" % (encoded, e)) from None
     if len(parts) == 4:
@@ -96,6 +97,28 @@ def parse_opref(encoded):
     if not op_name:
         raise OpRefError("opref %r has an empty operation name" % encoded)
     return OpRef(pkg_type, pkg_name, pkg_version, model_name, op_name)
+
+
+_FIELD = re.compile(r"""(?:'([^']*)'|"([^"\\]*)"|([^\s'"\\]+))(?=\s|$)""")
+
+
+def _split_fields(line):
+    """Fields split shell-style. Guild's oprefs quote only empty or spaced
+    fields, which a regular expression splits fast; anything else (escapes,
+    quotes inside a field) goes to `shlex`."""
+    fields = []
+    pos = 0
+    n = len(line)
+    while pos < n:
+        if line[pos].isspace():
+            pos += 1
+            continue
+        m = _FIELD.match(line, pos)
+        if not m:
+            return shlex.split(line)
+        fields.append(next(g for g in m.groups() if g is not None))
+        pos = m.end()
+    return fields
 
 
 def opref_for_run_dir(run_dir):

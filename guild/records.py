@@ -88,6 +88,8 @@ class RecordReader:
     Damage is logged once per file and kind, and never raised.
     """
 
+    __slots__ = ("path", "offset", "damaged")
+
     def __init__(self, path):
         self.path = path
         self.offset = 0

@@ -50,9 +50,15 @@ def image_path_digest(relpath):
 class RunImages:
     """The image summaries of one run folder."""
 
+    __slots__ = (
+        "run_dir", "images_dir", "_images", "_latest", "_next_index",
+        "_failed", "_seen", "_warned_limit",
+    )
+
     def __init__(self, run_dir, run_logdir):
         self.run_dir = run_dir
         self.images_dir = os.path.join(run_logdir, IMAGES_DIR)
+        self._images = ()  # relpaths of the run's images, at most MAX_IMAGES
         self._latest, self._next_index = _read_image_summaries(self.images_dir)
         self._failed = {}  # relpath -> mtime_ns of the version that failed
         self._seen = {}  # relpath -> mtime_ns at the last refresh
@@ -67,10 +73,13 @@ class RunImages:
         ]
         return watched
 
-    def refresh(self, run_files):
-        """Summarizes each image in `run_files` that is new or modified."""
+    def refresh(self, run_files=None):
+        """Summarizes each image that is new or modified; `run_files`, when
+        given, are the run's files now (else those of the last call)."""
+        if run_files is not None:
+            self._images = self._find_images(run_files)
         seen = {}
-        for relpath in self._images(run_files):
+        for relpath in self._images:
             try:
                 mtime = os.stat(os.path.join(self.run_dir, relpath)).st_mtime_ns
             except OSError:
@@ -80,7 +89,7 @@ class RunImages:
                 self._summarize(relpath, mtime)
         self._seen = seen
 
-    def _images(self, run_files):
+    def _find_images(self, run_files):
         images = [path for path in run_files if is_image_name(path)]
         if len(images) > MAX_IMAGES:
             if not self._warned_limit:
@@ -90,7 +99,7 @@ class RunImages:
                 )
                 self._warned_limit = True
             images = images[:MAX_IMAGES]
-        return images
+        return tuple(images)
 
     def _summary_is_current(self, relpath, mtime):
         if self._failed.get(relpath) == mtime:

@@ -29,7 +29,13 @@ GUILD_DIR = ".guild"
 
 
 class RunLinks:
-    """Keeps the links in `run_logdir` in step with the files of `run_dir`."""
+    """Keeps the links in `run_logdir` in step with the files of `run_dir`.
+
+    Between passes it keeps little (the monitor holds one per run): the
+    folders' mtimes, which subfolders are mirrored, and the event guard.
+    """
+
+    __slots__ = ("run_dir", "run_logdir", "reserved_names", "guard", "dir_mtimes", "mirrored_dirs")
 
     def __init__(self, run_dir, run_logdir, reserved_names=()):
         self.run_dir = run_dir
@@ -37,46 +43,41 @@ class RunLinks:
         self.reserved_names = frozenset(reserved_names)
         self.guard = event_guard.EventFileGuard(run_logdir)
         self.dir_mtimes = None  # reldir -> mtime_ns, from the last walk
-        self.links = {}  # relpath in run_logdir -> absolute target
-        self.run_files = ()  # relpaths of the run's own (not linked) files
-        self._tree = None
+        self.mirrored_dirs = ()  # subfolders mirrored, not linked whole
 
     def refresh(self):
-        """Walks the run when a folder of it changed; returns True when it
-        walked (False: nothing changed)."""
+        """Walks the run when a folder of it changed. Returns the relpaths
+        of the run's own files when it walked, None when nothing changed."""
         if self.dir_mtimes is not None and not self.dirs_changed():
-            return False
-        self._tree = RunTree(self.run_dir, self.reserved_names)
-        self.dir_mtimes = self._tree.dir_mtimes
-        self.run_files = self._tree.own_files
-        self.guard.check(self._tree.event_files)
-        self._apply()
-        return True
+            return None
+        tree = RunTree(self.run_dir, self.reserved_names)
+        self.dir_mtimes = tree.dir_mtimes
+        self.guard.check(tree.event_files)
+        self._apply(tree)
+        return tree.own_files
 
     def refresh_event_files(self):
         """Checks what the event files gained since the last look (for runs
         still writing them); a file found damaged is taken out of view."""
-        if self._tree is None:
-            return
         if self.guard.check_growth():
-            self._apply()
+            self._apply(RunTree(self.run_dir, self.reserved_names))
         else:
             self.guard.write_repaired_copies()
 
     def verify_event_files(self, deadline):
         """Verifies the event files' records until `deadline`; a file found
         damaged is taken out of view. True when records remain unverified."""
-        if self._tree is not None and self.guard.verify(deadline):
-            self._apply()
+        if self.guard.verify(deadline):
+            self._apply(RunTree(self.run_dir, self.reserved_names))
         return self.guard.unverified()
 
-    def _apply(self):
+    def _apply(self, tree):
         damaged = self.guard.damaged()
-        self.links = self._tree.links(damaged)
-        self.mirrored_dirs = tuple(sorted(self._tree.mirrored_dirs(damaged)))
-        ensure_links(self.run_logdir, self.links, self.mirrored_dirs)
+        links = tree.links(damaged)
+        self.mirrored_dirs = tuple(sorted(tree.mirrored_dirs(damaged)))
+        ensure_links(self.run_logdir, links, self.mirrored_dirs)
         self.guard.write_repaired_copies()
-        remove_unexpected_links(self.run_logdir, self.links, self.reserved_names)
+        remove_unexpected_links(self.run_logdir, links, self.reserved_names)
 
     def dirs_changed(self):
         for reldir, mtime in self.dir_mtimes.items():
@@ -108,7 +109,7 @@ class RunTree:
         )
 
     def _walk(self, reldir):
-        path = os.path.join(self.run_dir, reldir) if reldir else self.run_dir
+        path = self.run_dir + "/" + reldir if reldir else self.run_dir
         try:
             self.dir_mtimes[reldir] = os.stat(path).st_mtime_ns
             entries = list(os.scandir(path))
@@ -119,7 +120,7 @@ class RunTree:
         for entry in entries:
             if not reldir and entry.name in self._reserved:
                 continue
-            rel = os.path.join(reldir, entry.name) if reldir else entry.name
+            rel = reldir + "/" + entry.name if reldir else entry.name
             kind = _entry_kind(entry)
             if kind is None:
                 continue

@@ -8,10 +8,8 @@ writes, never following a link, so foreign files in the log directory
 survive.
 """
 
-import concurrent.futures
 import errno
 import fcntl
-import itertools
 import logging
 import os
 import threading
@@ -22,10 +20,6 @@ from guild import run_names
 log = logging.getLogger("guild")
 
 DEFAULT_INTERVAL = 5
-
-# A pass with at least this many runs to refresh uses `REFRESH_THREADS`.
-PARALLEL_REFRESH_MIN = 16
-REFRESH_THREADS = 4
 
 # Every this many passes the log directory is listed even when the runs did
 # not change, to find folders removed or added by hand.
@@ -128,25 +122,14 @@ class RunsMonitor:
             self._after_refresh(runs)
 
     def _refresh_runs(self, todo):
-        """Refreshes `[(run, folder name)]`. Many runs are refreshed by a few
-        threads: the work is mostly file-system calls, which release the GIL
-        and which the file system serves faster side by side."""
-        done = itertools.count(1)
+        """Refreshes `[(run, folder name)]`, one after the other: threads
+        were tried and made a first pass slower (the work holds the GIL, and
+        the file system served parallel calls no faster)."""
         total = len(todo)
-
-        def refresh(item):
-            self._refresh_run_safely(*item)
-            n = next(done)
+        for n, (run, name) in enumerate(todo, 1):
+            self._refresh_run_safely(run, name)
             if self.progress_cb:
                 self.progress_cb(n, total)
-
-        if total < PARALLEL_REFRESH_MIN:
-            for item in todo:
-                refresh(item)
-            return
-        with concurrent.futures.ThreadPoolExecutor(REFRESH_THREADS) as pool:
-            for _ in pool.map(refresh, todo):
-                pass
 
     def _runs_to_refresh(self, runs):
         """Ids of the runs to refresh this pass."""

@@ -256,17 +256,27 @@ def image_summary(path):
             )
         try:
             im.load()
-            im = image_for_summary(im)
-            png = io.BytesIO()
-            im.save(png, "PNG")
+            if im.format == "PNG" and im.mode in _PNG_AS_IS_MODES:
+                # Decoded whole, so sound: its own bytes are the summary.
+                with open(path, "rb") as f:
+                    encoded = f.read()
+            else:
+                im = image_for_summary(im)
+                png = io.BytesIO()
+                im.save(png, "PNG")
+                encoded = png.getvalue()
         except Exception as e:
             raise ValueError(f"cannot read image {path}: {e}") from e
         return summary_pb2.Summary.Image(
             height=im.height,
             width=im.width,
             colorspace=len(im.getbands()),
-            encoded_image_string=png.getvalue(),
+            encoded_image_string=encoded,
         )
+
+
+# PNG modes TensorBoard shows as they are: 8-bit gray, RGB, with alpha.
+_PNG_AS_IS_MODES = ("L", "LA", "RGB", "RGBA")
 
 
 def image_for_summary(im):

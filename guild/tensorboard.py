@@ -9,7 +9,6 @@ and `.images/` image summaries (`guild.run_images`).
 import logging
 import os
 import stat
-import threading
 import time
 
 from guild import event_files
@@ -86,7 +85,6 @@ class RunsMonitor(run_util.RunsMonitor):
         self._unverified = {}  # run id -> None, runs with unverified event records
         self._rotation = 0  # where the next turn of deep checks starts
         self._experiment = None
-        self._experiment_lock = threading.Lock()
         self._pass_runs = ()
 
     # Which runs to refresh
@@ -153,10 +151,9 @@ class RunsMonitor(run_util.RunsMonitor):
             self._unverified[run.id] = None
 
     def _experiment_cb(self):
-        with self._experiment_lock:
-            if self._experiment is None:
-                self._experiment = run_hparams.experiment_for_runs(self._pass_runs, self.log_time)
-            return self._experiment
+        if self._experiment is None:
+            self._experiment = run_hparams.experiment_for_runs(self._pass_runs, self.log_time)
+        return self._experiment
 
     def _is_own_file(self, path):
         return is_monitor_file(path)
@@ -172,6 +169,11 @@ VERIFY_SECONDS = 0.05
 
 class _RunFolder:
     """What the monitor keeps for one run's folder between passes."""
+
+    __slots__ = (
+        "run_dir", "run_logdir", "active", "links", "session", "images",
+        "_label_sig", "_watched",
+    )
 
     def __init__(self, run, run_logdir, monitor):
         self.run_dir = run.dir
@@ -194,15 +196,15 @@ class _RunFolder:
         if not _is_dir(self.run_dir):
             log.warning("run %s is gone (%s); skipping it", run.id, self.run_dir)
             return
-        walked = self.links.refresh()
+        run_files = self.links.refresh()
         status = run.status
         self.active = status in run_hparams.NOT_STOPPED
-        if self.active and not walked:
+        if self.active and run_files is None:
             self.links.refresh_event_files()
         if self.session:
             self.session.refresh(run, status, experiment_cb)
         if self.images:
-            self.images.refresh(self.links.run_files)
+            self.images.refresh(run_files)
         self._label_sig = _file_sig(os.path.join(self.run_dir, ".guild", "attrs", "label"))
         self._watched = self._fast_watch()
 

@@ -114,3 +114,23 @@ _field = st.text(
 def test_round_trip_property(pkg_type, pkg_name, pkg_version, model_name, op_name):
     opref = OpRef(pkg_type, pkg_name, pkg_version, model_name, op_name)
     assert OpRef.parse(str(opref)) == opref
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="ab :/'\"\\ \t", max_size=30))
+def test_fields_split_like_shlex(line):
+    from guild.opref import _split_fields
+    import shlex
+
+    try:
+        expected = shlex.split(line)
+    except ValueError:
+        expected = ValueError
+    try:
+        got = _split_fields(line)
+    except ValueError:
+        got = ValueError
+    assert got == expected
