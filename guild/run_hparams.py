@@ -16,6 +16,7 @@ what was written, so a monitor restarted on the same log directory carries
 on where the last one stopped.
 """
 
+import functools
 import logging
 import os
 
@@ -56,34 +57,35 @@ class RunSession:
         if status is None:
             status = run.status
         stopped = status not in NOT_STOPPED
+        times = _RunTimes(run)
         if not self.written:
-            self._write_session(run, status, stopped, experiment_cb)
+            self._write_session(run, status, stopped, times, experiment_cb)
         elif self.written == "start" and stopped:
-            self._write_session_end(run, status)
+            self._write_session_end(status, times)
         if self.log_time and stopped and not self.time_written:
-            self._write_time(run)
+            self._write_time(times)
 
-    def _write_session(self, run, status, stopped, experiment_cb):
+    def _write_session(self, run, status, stopped, times, experiment_cb):
         values = []
         if experiment_cb:
             values.append(summary.hparams_experiment_value(*experiment_cb()))
         values.append(
             summary.session_start_value(
-                session_group_name(run), run_hparams(run), _secs(run.get("started"))
+                session_group_name(run), run_hparams(run), _secs(times.started)
             )
         )
         if stopped:
-            values.append(summary.session_end_value(status, _secs(run.get("stopped"))))
+            values.append(summary.session_end_value(status, _secs(times.stopped)))
         self._write(SESSION_FILE, values)
         self._mark("end" if stopped else "start")
 
-    def _write_session_end(self, run, status):
-        end = summary.session_end_value(status, _secs(run.get("stopped")))
+    def _write_session_end(self, status, times):
+        end = summary.session_end_value(status, _secs(times.stopped))
         self._write(SESSION_END_FILE, [end])
         self._mark("end")
 
-    def _write_time(self, run):
-        started, stopped = run.get("started"), run.get("stopped")
+    def _write_time(self, times):
+        started, stopped = times.started, times.stopped
         if _is_number(started) and _is_number(stopped):
             seconds = max(0.0, (stopped - started) / 1000000)
             self._write(TIME_FILE, [summary.scalar_value("time", seconds)])
@@ -108,6 +110,21 @@ class RunSession:
         with open(marker, "w", encoding="utf-8") as f:
             f.write(written + "\n")
         self.written = written
+
+
+class _RunTimes:
+    """A run's `started` and `stopped` attrs, each read at most once."""
+
+    def __init__(self, run):
+        self._run = run
+
+    @functools.cached_property
+    def started(self):
+        return self._run.get("started")
+
+    @functools.cached_property
+    def stopped(self):
+        return self._run.get("stopped")
 
 
 def _read_marker(run_logdir):
