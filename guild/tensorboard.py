@@ -46,10 +46,11 @@ class RunsMonitor(run_util.RunsMonitor):
     `_RunFolder`). A pass refreshes only the runs that may have changed:
     new runs, runs still going (not stopped: their status, files and event
     files are checked every pass), and stopped runs whose top folder,
-    `.guild/`, mirrored folders or images changed. The rest of a stopped
-    run (its subfolders linked whole, attrs, label) is checked in turn, a
-    tenth of the stopped runs a pass; files added to a subfolder linked
-    whole show in TensorBoard at once all the same, through the link.
+    mirrored folders or images changed. The rest of a stopped run (its
+    subfolders linked whole, `.guild/`, attrs, label) is checked in turn, a
+    tenth of the stopped runs a pass (fewer when that takes more than
+    `DEEP_CHECK_SECONDS`); files added to a subfolder linked whole show in
+    TensorBoard at once all the same, through the link.
     """
 
     def __init__(
@@ -102,15 +103,22 @@ class RunsMonitor(run_util.RunsMonitor):
         return stale
 
     def _deep_check_some(self, stopped):
+        """Deep-checks the next tenth of the stopped runs, or as many as
+        `DEEP_CHECK_SECONDS` allows; returns the ids of those changed."""
         if not stopped:
             return ()
-        count = -(-len(stopped) // DEEP_CHECK_PASSES)
+        count = min(-(-len(stopped) // DEEP_CHECK_PASSES), len(stopped))
         start = self._rotation % len(stopped)
-        self._rotation = start + count
-        turn = stopped[start : start + count]
-        if start + count > len(stopped):
-            turn += stopped[: start + count - len(stopped)]
-        return [run_id for run_id in turn if self._folders[run_id].deep_check_changed()]
+        deadline = time.monotonic() + DEEP_CHECK_SECONDS
+        changed = []
+        checked = 0
+        while checked < count and time.monotonic() < deadline:
+            run_id = stopped[(start + checked) % len(stopped)]
+            if self._folders[run_id].deep_check_changed():
+                changed.append(run_id)
+            checked += 1
+        self._rotation = start + checked
+        return changed
 
     def _after_scan(self, entries):
         present = {entry.name for entry in entries}
@@ -159,9 +167,11 @@ class RunsMonitor(run_util.RunsMonitor):
         return is_monitor_file(path)
 
 
-# A stopped run's subfolders, attrs and event files are checked every this
-# many passes (a share of the stopped runs each pass).
+# A stopped run's subfolders, `.guild/`, attrs and label are checked every
+# this many passes (a share of the stopped runs each pass), as long as a
+# pass spends no more than DEEP_CHECK_SECONDS on them.
 DEEP_CHECK_PASSES = 10
+DEEP_CHECK_SECONDS = 0.1
 
 # Time a pass spends verifying the CRCs of event records not yet verified.
 VERIFY_SECONDS = 0.05
@@ -209,13 +219,13 @@ class _RunFolder:
         self._watched = self._fast_watch()
 
     def _fast_watch(self):
-        # The top folder (entries added or removed there), `.guild/` (the
-        # LOCK of a run starting or stopping), folders mirrored rather than
-        # linked whole (their new files need links), and the images.
+        # The top folder (entries added or removed there), folders mirrored
+        # rather than linked whole (their new files need links), and the
+        # images.
         mtimes = self.links.dir_mtimes
         watched = [
             (os.path.join(self.run_dir, reldir), mtimes.get(reldir))
-            for reldir in ("", run_links.GUILD_DIR) + tuple(self.links.mirrored_dirs)
+            for reldir in ("",) + self.links.mirrored_dirs
         ]
         if self.images:
             watched.extend(self.images.watched())
