@@ -5,7 +5,9 @@ import itertools
 import math
 import os
 import socket
+import struct
 import time
+import zlib
 
 from PIL import Image
 from tensorboard.compat.proto import event_pb2, summary_pb2
@@ -241,6 +243,17 @@ def image_summary(path):
 
     Raises ValueError when the image can't be read or is too large.
     """
+    plain = plain_png(path)
+    if plain is not None:
+        width, height, bands, data = plain
+        if width * height > MAX_IMAGE_PIXELS:
+            raise ValueError(
+                f"image {path} is too large ({width}x{height} pixels, "
+                f"limit {MAX_IMAGE_PIXELS})"
+            )
+        return summary_pb2.Summary.Image(
+            height=height, width=width, colorspace=bands, encoded_image_string=data
+        )
     try:
         im = Image.open(path)
     except Image.DecompressionBombError as e:
@@ -277,6 +290,42 @@ def image_summary(path):
 
 # PNG modes TensorBoard shows as they are: 8-bit gray, RGB, with alpha.
 _PNG_AS_IS_MODES = ("L", "LA", "RGB", "RGBA")
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_CHUNK = struct.Struct(">I4s")
+_PNG_IHDR = struct.Struct(">IIBBBBB")
+# PNG color type -> bands, for 8-bit images shown as they are.
+_PNG_BANDS = {0: 1, 2: 3, 4: 2, 6: 4}
+
+
+def plain_png(path):
+    """`(width, height, bands, bytes)` of an 8-bit gray, gray+alpha, RGB or
+    RGBA PNG whose chunks are whole (every CRC good, IEND last), read
+    without decoding it; None for anything else, which goes to Pillow."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    if not data.startswith(_PNG_SIGNATURE) or len(data) < 33:
+        return None
+    width, height, depth, color, _c, _f, interlace = _PNG_IHDR.unpack_from(data, 16)
+    if depth != 8 or color not in _PNG_BANDS or data[12:16] != b"IHDR":
+        return None
+    pos = 8
+    n = len(data)
+    while pos + 12 <= n:
+        length, kind = _PNG_CHUNK.unpack_from(data, pos)
+        end = pos + 8 + length
+        if end + 4 > n:
+            return None
+        (crc,) = struct.unpack_from(">I", data, end)
+        if zlib.crc32(data[pos + 4 : end]) != crc:
+            return None
+        if kind == b"IEND":
+            return width, height, _PNG_BANDS[color], data
+        pos = end + 4
+    return None
 
 
 def image_for_summary(im):

@@ -490,3 +490,21 @@ def test_value_functions_match_writer(tmp_path):
         writer.add_hparam_experiment({"x": [1]}, ["x"])
         writer.add_hparam_session("g", {"x": 1}, "error", 10.0, 20.0)
     assert values(logdir) == expected
+
+
+def test_plain_png_is_read_without_decoding(tmp_path):
+    from guild.summary import plain_png
+
+    path = tmp_path / "a.png"
+    Image.new("RGBA", (5, 3), (1, 2, 3, 4)).save(path)
+    width, height, bands, data = plain_png(str(path))
+    assert (width, height, bands) == (5, 3, 4)
+    assert data == path.read_bytes()
+    broken = bytearray(data)
+    broken[-20] ^= 0xFF  # inside a chunk: its CRC no longer matches
+    path.write_bytes(bytes(broken))
+    assert plain_png(str(path)) is None
+    path.write_bytes(data[:-12])  # no IEND
+    assert plain_png(str(path)) is None
+    Image.new("P", (2, 2)).save(path)  # palette: converted by Pillow
+    assert plain_png(str(path)) is None
