@@ -64,6 +64,10 @@ class RunImages:
         self._seen = {}  # relpath -> mtime_ns at the last refresh
         self._warned_limit = False
 
+    def folders(self):
+        """Run-relative folders holding the run's images."""
+        return {os.path.dirname(relpath) for relpath in self._images}
+
     def watched(self):
         """`(path, mtime_ns)` of each image as last summarized (or found
         bad): a different mtime means the image changed."""

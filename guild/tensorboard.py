@@ -220,12 +220,17 @@ class _RunFolder:
 
     def _fast_watch(self):
         # The top folder (entries added or removed there), folders mirrored
-        # rather than linked whole (their new files need links), and the
-        # images.
+        # rather than linked whole (their new files need links), the images,
+        # and the folders holding them (where new images come).
         mtimes = self.links.dir_mtimes
+        dirs = {""}
+        dirs.update(self.links.mirrored_dirs)
+        if self.images:
+            dirs.update(self.images.folders())
         watched = [
-            (os.path.join(self.run_dir, reldir), mtimes.get(reldir))
-            for reldir in ("",) + self.links.mirrored_dirs
+            (os.path.join(self.run_dir, reldir) if reldir else self.run_dir, mtimes.get(reldir))
+            for reldir in sorted(dirs)
+            if reldir in mtimes
         ]
         if self.images:
             watched.extend(self.images.watched())

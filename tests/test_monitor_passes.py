@@ -14,6 +14,16 @@ import faults
 from guild_runs import finish_run, make_run, write_attr, write_file
 
 
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def no_deep_checks(monkeypatch):
+    """Only what a pass checks for every run: what it picks up then is
+    picked up by the next pass, whatever the turn of deep checks."""
+    monkeypatch.setattr(tensorboard, "DEEP_CHECK_SECONDS", 0)
+
+
 def _monitor(tmp_path, runs_dir):
     logdir = str(tmp_path / "logdir")
     monitor = RunsMonitor(logdir, lambda: _test.list_runs(runs_dir))
@@ -27,7 +37,7 @@ def _image_summaries(logdir, run):
     return sorted(os.listdir(images)) if os.path.isdir(images) else []
 
 
-def test_new_files_show_by_the_next_pass(tmp_path):
+def test_new_files_show_by_the_next_pass(tmp_path, no_deep_checks):
     runs_dir = str(tmp_path / "runs")
     run = make_run(runs_dir, files={"out/a.txt": b"a"}, sources=["src/train.py"])
     logdir, monitor = _monitor(tmp_path, runs_dir)
@@ -44,7 +54,7 @@ def test_new_files_show_by_the_next_pass(tmp_path):
     assert not os.path.exists(os.path.join(folder, "src", "train.py"))
 
 
-def test_a_modified_image_is_summarized_by_the_next_pass(tmp_path):
+def test_a_modified_image_is_summarized_by_the_next_pass(tmp_path, no_deep_checks):
     runs_dir = str(tmp_path / "runs")
     run = make_run(runs_dir)
     faults.good_png(os.path.join(run.dir, "plot.png"))
@@ -55,7 +65,7 @@ def test_a_modified_image_is_summarized_by_the_next_pass(tmp_path):
     assert len(_image_summaries(logdir, run)) == 2
 
 
-def test_status_changes_show_by_the_next_pass(tmp_path):
+def test_status_changes_show_by_the_next_pass(tmp_path, no_deep_checks):
     runs_dir = str(tmp_path / "runs")
     run = make_run(runs_dir, lock_pid=os.getpid())
     logdir, monitor = _monitor(tmp_path, runs_dir)
@@ -67,7 +77,7 @@ def test_status_changes_show_by_the_next_pass(tmp_path):
     assert os.path.exists(os.path.join(folder, "events.out.tfevents.9999999999.time"))
 
 
-def test_new_and_vanished_runs_by_the_next_pass(tmp_path):
+def test_new_and_vanished_runs_by_the_next_pass(tmp_path, no_deep_checks):
     runs_dir = str(tmp_path / "runs")
     first = make_run(runs_dir)
     logdir, monitor = _monitor(tmp_path, runs_dir)
@@ -103,3 +113,15 @@ def test_a_run_folder_removed_by_hand_is_rebuilt(tmp_path):
     for _ in range(run_util.RESCAN_PASSES + 1):
         monitor.run_once()
     assert os.path.islink(os.path.join(faults.run_folder(logdir, run), "a.txt"))
+
+
+def test_a_new_image_beside_others_is_summarized_by_the_next_pass(tmp_path, no_deep_checks):
+    runs_dir = str(tmp_path / "runs")
+    run = make_run(runs_dir)
+    os.makedirs(os.path.join(run.dir, "images"))
+    faults.good_png(os.path.join(run.dir, "images", "a.png"))
+    logdir, monitor = _monitor(tmp_path, runs_dir)
+    assert len(_image_summaries(logdir, run)) == 1
+    faults.good_png(os.path.join(run.dir, "images", "b.png"))
+    monitor.run_once()
+    assert len(_image_summaries(logdir, run)) == 2
