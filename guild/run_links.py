@@ -40,7 +40,7 @@ class RunLinks:
     def __init__(self, run_dir, run_logdir, reserved_names=()):
         self.run_dir = run_dir
         self.run_logdir = run_logdir
-        self.reserved_names = frozenset(reserved_names)
+        self.reserved_names = _frozen(reserved_names)
         self.guard = event_guard.EventFileGuard(run_logdir)
         self.dir_mtimes = None  # reldir -> mtime_ns, from the last walk
         self.mirrored_dirs = ()  # subfolders mirrored, not linked whole
@@ -192,6 +192,10 @@ class RunTree:
                 self._add_links(rel, mirrored, hidden, links)
             else:
                 links[rel] = os.path.join(self.run_dir, rel)
+
+
+def _frozen(names):
+    return names if isinstance(names, frozenset) else frozenset(names)
 
 
 def _entry_kind(entry):

@@ -142,17 +142,33 @@ def read_started(run):
 
 
 class RunsLister:
-    """Lists the runs of `runs_dir`, newest first, one `scandir` a call."""
+    """Lists the runs of `runs_dir`, newest first, one `scandir` a call.
+
+    While the runs directory's mtime is unchanged (no run added or removed)
+    and every run's start is known, a call returns the last list without
+    listing the directory.
+    """
 
     def __init__(self, runs_dir):
         self.runs_dir = runs_dir
         self._infos = {}  # run id -> RunInfo
+        self._sorted = None  # the last list, while it is current
+        self._dir_sig = None
+        self._unsettled = False
 
     def __call__(self):
         return [info.run for info in self.infos()]
 
     def infos(self):
         """`RunInfo` of every run in the directory now, newest first."""
+        try:
+            st = os.stat(self.runs_dir)
+            dir_sig = (st.st_mtime_ns, st.st_ino)
+        except OSError:
+            dir_sig = None
+        if dir_sig is not None and dir_sig == self._dir_sig and self._sorted is not None:
+            return self._sorted
+        self._unsettled = False
         try:
             with os.scandir(self.runs_dir) as entries:
                 infos = {}
@@ -166,7 +182,11 @@ class RunsLister:
             log.error("cannot list runs in %s: %s", self.runs_dir, e)
             return sorted(self._infos.values(), key=RunInfo.sort_key, reverse=True)
         self._infos = infos
-        return sorted(infos.values(), key=RunInfo.sort_key, reverse=True)
+        ordered = sorted(infos.values(), key=RunInfo.sort_key, reverse=True)
+        settled = not self._unsettled and all(info.started is not None for info in ordered)
+        self._sorted = ordered if settled else None
+        self._dir_sig = dir_sig
+        return ordered
 
     def _info(self, entry):
         info = self._infos.get(entry.name)
@@ -177,6 +197,7 @@ class RunsLister:
         if entry.name.startswith(".") or not _is_dir(entry):
             return None
         if not os.path.isdir(os.path.join(entry.path, ".guild")):
+            self._unsettled = True  # a run being created: look again next call
             return None
         return RunInfo(runlib.Run(entry.name, entry.path))
 

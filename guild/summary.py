@@ -11,9 +11,16 @@ import zlib
 
 from PIL import Image
 from tensorboard.compat.proto import event_pb2, summary_pb2
-from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
+from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2
 
 from guild.tfevent import EventFileWriter
+
+# TensorBoard's names for hparams summaries (tensorboard.plugins.hparams.
+# metadata, whose import brings numpy and the TensorFlow stub: 15 MiB).
+HPARAMS_PLUGIN_NAME = "hparams"
+HPARAMS_EXPERIMENT_TAG = "_hparams_/experiment"
+HPARAMS_SESSION_START_TAG = "_hparams_/session_start_info"
+HPARAMS_SESSION_END_TAG = "_hparams_/session_end_info"
 
 # Images with more pixels than this are refused before decoding.
 MAX_IMAGE_PIXELS = 40_000_000
@@ -136,7 +143,7 @@ def hparams_experiment_value(hparams, metrics):
     data = plugin_data_pb2.HParamsPluginData(
         experiment=hparams_experiment(hparams, metrics)
     )
-    return hparams_value(metadata.EXPERIMENT_TAG, data)
+    return hparams_value(HPARAMS_EXPERIMENT_TAG, data)
 
 
 def session_start_value(group_name, hparams, start_time=None):
@@ -154,7 +161,7 @@ def session_start_value(group_name, hparams, start_time=None):
             set_hparam_value(info.hparams[name], val)
     if start_time is not None:
         info.start_time_secs = start_time
-    return hparams_value(metadata.SESSION_START_INFO_TAG, data)
+    return hparams_value(HPARAMS_SESSION_START_TAG, data)
 
 
 def session_end_value(status, end_time=None):
@@ -169,13 +176,13 @@ def session_end_value(status, end_time=None):
     info.status = hparam_status(status)
     if end_time is not None:
         info.end_time_secs = end_time
-    return hparams_value(metadata.SESSION_END_INFO_TAG, data)
+    return hparams_value(HPARAMS_SESSION_END_TAG, data)
 
 
 def hparams_value(tag, plugin_data):
     """Return a metadata-only hparams `Summary.Value` (no tensor)."""
     value = summary_pb2.Summary.Value(tag=tag)
-    value.metadata.plugin_data.plugin_name = metadata.PLUGIN_NAME
+    value.metadata.plugin_data.plugin_name = HPARAMS_PLUGIN_NAME
     value.metadata.plugin_data.content = plugin_data.SerializeToString()
     return value
 

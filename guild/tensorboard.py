@@ -30,7 +30,7 @@ log = logging.getLogger("guild")
 
 DEFAULT_RELOAD_INTERVAL = 5
 
-_RESERVED_NAMES = (run_images.IMAGES_DIR,) + run_hparams.ROOT_FILES
+_RESERVED_NAMES = frozenset((run_images.IMAGES_DIR,) + run_hparams.ROOT_FILES)
 
 
 class RunsMonitor(run_util.RunsMonitor):

@@ -273,3 +273,20 @@ def test_selectors_are_resolved_once_and_filters_apply_to_every_call(runs_dir):
     write_attr(runs_dir, first, "exit_status", 0)
     assert ids(source()) == []
     assert second
+
+
+def test_lister_sees_a_run_whose_guild_folder_comes_later(tmp_path):
+    from guild.runs_dir import RunsLister
+
+    from guild_runs import make_run
+
+    runs_dir = tmp_path / "runs"
+    first = make_run(str(runs_dir))
+    lister = RunsLister(str(runs_dir))
+    assert [r.id for r in lister()] == [first.id]
+    assert lister() is not None and [r.id for r in lister()] == [first.id]  # cached
+    pending = runs_dir / ("b" * 32)
+    pending.mkdir()
+    assert [r.id for r in lister()] == [first.id]
+    (pending / ".guild").mkdir()  # inside the run: the runs folder's mtime stays
+    assert sorted(r.id for r in lister()) == sorted([first.id, "b" * 32])

@@ -508,3 +508,14 @@ def test_plain_png_is_read_without_decoding(tmp_path):
     assert plain_png(str(path)) is None
     Image.new("P", (2, 2)).save(path)  # palette: converted by Pillow
     assert plain_png(str(path)) is None
+
+
+def test_hparams_tag_names_are_tensorboards():
+    from tensorboard.plugins.hparams import metadata
+
+    from guild import summary
+
+    assert summary.HPARAMS_PLUGIN_NAME == metadata.PLUGIN_NAME
+    assert summary.HPARAMS_EXPERIMENT_TAG == metadata.EXPERIMENT_TAG
+    assert summary.HPARAMS_SESSION_START_TAG == metadata.SESSION_START_INFO_TAG
+    assert summary.HPARAMS_SESSION_END_TAG == metadata.SESSION_END_INFO_TAG
