@@ -36,10 +36,13 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+import machine  # noqa: E402
 
 import tensorboard  # noqa: E402
 from tensorboard.backend.event_processing import event_file_loader  # noqa: E402
-from tensorboard.compat.proto import event_pb2, summary_pb2  # noqa: E402
+from tensorboard.compat.proto import event_pb2  # noqa: E402
 from tensorboard.summary.writer import event_file_writer as tb_writer  # noqa: E402
 
 from guild import records, summary, tfevent  # noqa: E402
@@ -228,7 +231,7 @@ def main(argv=None):
     finally:
         if not args.dir:
             shutil.rmtree(root, ignore_errors=True)
-    results["machine"] = machine_info()
+    results["machine"] = machine.machine_info()
     results["tensorboard"] = tensorboard.__version__
     import google.protobuf
 
@@ -252,24 +255,6 @@ def _protobuf_impl():
         return api_implementation.Type()
     except Exception:
         return "?"
-
-
-def machine_info():
-    model = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {
-        "nproc": os.cpu_count(),
-        "cpu": model,
-        "python": platform.python_version(),
-        "date": time.strftime("%Y-%m-%d"),
-    }
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ column, and the issue's targets for ours.
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -38,6 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
+import machine  # noqa: E402
 import make_guild_home  # noqa: E402
 
 GUILD09_REQUIREMENTS = ("guildai==0.9.0", "tensorboard==2.20.0", "protobuf==4.25.9")
@@ -245,27 +245,7 @@ def git_state():
 
 
 def machine_info():
-    model = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        load = "%.2f %.2f %.2f" % os.getloadavg()
-    except OSError:
-        load = "?"
-    return {
-        "nproc": os.cpu_count(),
-        "cpu": model,
-        "python": platform.python_version(),
-        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
-        "loadavg_at_start": load,
-        "git": git_state(),
-    }
+    return dict(machine.machine_info(), git=git_state())
 
 
 def main(argv=None):

@@ -6,6 +6,7 @@ mid-write leaves no half-written event file for TensorBoard to read; the
 next pass writes it again.
 """
 
+import contextlib
 import itertools
 import os
 
@@ -22,8 +23,7 @@ _tmp_counter = itertools.count()
 
 def write_summary_file(path, values, mtime_ns=None):
     """Writes one step-0 summary event per value in `values` to `path`."""
-    tmp = _temp_path_beside(path)
-    try:
+    with _written_beside(path) as tmp:
         writer = tfevent.EventFileWriter(tmp)
         try:
             for value in values:
@@ -32,20 +32,24 @@ def write_summary_file(path, values, mtime_ns=None):
             writer.close()
         if mtime_ns is not None:
             os.utime(tmp, ns=(mtime_ns, mtime_ns))
-        os.replace(tmp, path)
-    except BaseException:
-        _remove_quietly(tmp)
-        raise
 
 
 def write_records_file(path, datas):
     """Writes the records `datas` (already serialized events) to `path`."""
-    tmp = _temp_path_beside(path)
-    try:
+    with _written_beside(path) as tmp:
         with open(tmp, "wb") as f:
             writer = records.RecordWriter(f)
             for data in datas:
                 writer.write(data)
+
+
+@contextlib.contextmanager
+def _written_beside(path):
+    """A temporary path beside `path`, renamed to it once written whole,
+    removed when writing fails."""
+    tmp = _temp_path_beside(path)
+    try:
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         _remove_quietly(tmp)

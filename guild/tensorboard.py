@@ -18,6 +18,7 @@ from guild import run_images
 from guild import run_links
 from guild import run_util
 from guild.tensorboard_server import (  # noqa: F401 (public API)
+    DEFAULT_RELOAD_INTERVAL,
     TensorboardError,
     create_app,
     make_simple_server,
@@ -27,8 +28,6 @@ from guild.tensorboard_server import (  # noqa: F401 (public API)
 )
 
 log = logging.getLogger("guild")
-
-DEFAULT_RELOAD_INTERVAL = 5
 
 _RESERVED_NAMES = frozenset((run_images.IMAGES_DIR,) + run_hparams.ROOT_FILES)
 

@@ -8,7 +8,7 @@ from guild import run_images
 from guild.tensorboard import RunsMonitor
 from guild.tfevent import EventReader
 
-from guild_runs import make_run, write_file
+from guild_runs import make_run
 
 
 def _png(path, size=(4, 3), color=(255, 0, 0)):
