@@ -8,7 +8,8 @@
 
 `start` takes the command's options as keywords; it raises what goes wrong
 (`guild.runs_dir.RunsDirError`, `guild.runs_dir.SelectError`,
-`guild.run_util.LogdirInUse`, `guild.tensorboard.TensorboardError`).
+`guild.run_util.LogdirError` (a `ValueError`; `LogdirInUse` is one),
+`guild.tensorboard.TensorboardError`).
 TensorBoards still running when the interpreter exits are stopped then.
 """
 

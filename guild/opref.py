@@ -16,7 +16,13 @@ import os
 import re
 import shlex
 
+from guild.regular_files import read_regular
+
 __all__ = ["OpRef", "OpRefError"]
+
+
+# An opref is one line; anything larger is not one Guild wrote.
+_OPREF_LIMIT = 64 * 1024
 
 
 class OpRefError(ValueError):
@@ -128,8 +134,7 @@ def opref_for_run_dir(run_dir):
     """
     path = os.path.join(run_dir, ".guild", "opref")
     try:
-        with open(path, encoding="utf-8") as f:
-            encoded = f.read()
+        encoded = read_regular(path, _OPREF_LIMIT).decode("utf-8")
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as e:

@@ -13,12 +13,17 @@ import time
 import yaml
 
 from guild import opref as opreflib
+from guild.log_once import warning_once
+from guild.regular_files import open_regular, read_regular
 
 log = logging.getLogger("guild")
 
 __all__ = ["Run", "for_dir", "timestamp", "pid_is_alive"]
 
 _MISSING = object()
+
+# An attr is one YAML value: anything larger is not one Guild wrote.
+ATTR_LIMIT = 4 * 1024 * 1024
 
 
 class Run:
@@ -95,17 +100,17 @@ def timestamp():
 def read_attr(run, name, default=None):
     path = run.guild_path("attrs", name)
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = read_regular(path, ATTR_LIMIT)
     except FileNotFoundError:
         return default
     except OSError as e:
-        log.warning("cannot read attr %r of run %s: %s", name, run.id, e)
+        warning_once(("attr", path), "cannot read attr %r of run %s: %s", name, run.id, e)
         return default
     try:
         return decode_attr(data)
     except (yaml.YAMLError, UnicodeDecodeError, ValueError, RecursionError) as e:
-        log.warning(
+        warning_once(
+            ("attr", path),
             "invalid YAML in attr %r of run %s (%s): %s",
             name,
             run.id,
@@ -176,7 +181,7 @@ def status_for_exit_status(exit_status):
 
 def pid_in_lock_file(path):
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             raw = f.read(64)
     except OSError:
         return None

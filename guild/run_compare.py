@@ -16,11 +16,13 @@ import shlex
 import yaml
 
 from guild import tfevent
+from guild.regular_files import read_regular
 
 log = logging.getLogger("guild")
 
 _QUALIFIERS = {"min", "max", "first", "last", "avg", "total", "count"}
 _GUILD_DIR = ".guild"
+_GUILDFILE_LIMIT = 16 * 1024 * 1024
 
 
 def run_metrics(run):
@@ -99,9 +101,8 @@ def _guildfile_compare(run):
     if os.path.isdir(path):
         path = os.path.join(path, "guild.yml")
     try:
-        with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        data = yaml.safe_load(read_regular(path, _GUILDFILE_LIMIT).decode("utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError, RecursionError):
         return None
     opdef = _find_opdef(data, opref.model_name or "", opref.op_name)
     return opdef.get("compare") if isinstance(opdef, dict) else None

@@ -13,14 +13,14 @@ For each run the monitor writes, at the root of the run's folder:
 
 The names sort after the run's own event files. `.guild/hparams` records
 what was written, so a monitor restarted on the same log directory carries
-on where the last one stopped.
+on where the last one stopped. What is recorded was written: a write that
+fails (a full disk) raises, and the next pass writes it again.
 """
 
 import functools
 import logging
 import os
 
-from guild import event_files
 from guild import run_names
 from guild import run_compare
 from guild import summary
@@ -38,13 +38,18 @@ NOT_STOPPED = ("running", "pending", "staged")
 
 
 class RunSession:
-    """What has been written for one run's hparams session."""
+    """What has been written for one run's hparams session; `files` (a
+    `guild.own_files.OwnFiles`) writes and reads the monitor's files."""
 
-    def __init__(self, run_logdir, log_time):
+    __slots__ = ("run_logdir", "log_time", "files", "written", "time_written")
+
+    def __init__(self, run_logdir, log_time, files):
         self.run_logdir = run_logdir
         self.log_time = log_time
-        self.written = _read_marker(run_logdir)  # "", "start" or "end"
-        self.time_written = os.path.exists(os.path.join(run_logdir, TIME_FILE))
+        self.files = files
+        marker = files.read_marker(os.path.join(run_logdir, MARKER))
+        self.written = marker if marker in ("start", "end") else ""
+        self.time_written = files.is_own_file(os.path.join(run_logdir, TIME_FILE))
 
     def done(self):
         return self.written == "end" and (self.time_written or not self.log_time)
@@ -92,23 +97,12 @@ class RunSession:
         self.time_written = True
 
     def _write(self, name, values):
-        path = os.path.join(self.run_logdir, name)
-        try:
-            event_files.write_summary_file(path, values)
-        except FileNotFoundError:  # the folder is not there yet
-            os.makedirs(self.run_logdir, exist_ok=True)
-            event_files.write_summary_file(path, values)
+        self.files.write_events(os.path.join(self.run_logdir, name), values)
 
     def _mark(self, written):
-        # Written in place: a marker cut short by a kill reads as nothing
-        # written, and the session is written again.
         marker = os.path.join(self.run_logdir, MARKER)
-        try:
-            os.mkdir(os.path.dirname(marker))
-        except FileExistsError:
-            pass
-        with open(marker, "w", encoding="utf-8") as f:
-            f.write(written + "\n")
+        self.files.make_dir(os.path.dirname(marker))
+        self.files.write_marker(marker, written)
         self.written = written
 
 
@@ -127,17 +121,8 @@ class _RunTimes:
         return self._run.get("stopped")
 
 
-def _read_marker(run_logdir):
-    try:
-        with open(os.path.join(run_logdir, MARKER), encoding="utf-8") as f:
-            written = f.read().strip()
-    except OSError:
-        return ""
-    return written if written in ("start", "end") else ""
-
-
 def session_group_name(run):
-    return "%s %s" % (run.short_id, run_names.run_op_desc(run))
+    return "%s %s" % (run_names.display_name(run.short_id), run_names.run_op_desc(run))
 
 
 def run_hparams(run):

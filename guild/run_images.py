@@ -10,6 +10,12 @@ summaries in the order written. An image gets a new file when its mtime is
 newer than its latest summary; each summary file's own mtime is set to the
 image's mtime when written, which is what the next pass compares, also
 after a restart. At most `MAX_IMAGES` distinct images a run.
+
+A name that is not valid UTF-8 is the tag with its undecodable bytes
+escaped (`h\\xf6st.png`); the digest is of the name's bytes. An image that
+cannot be read gets one error for that version; one that cannot be
+written (a full disk) is tried again at the next pass (`complete` is
+False until then).
 """
 
 import hashlib
@@ -17,8 +23,8 @@ import logging
 import os
 import re
 
-from guild import event_files
 from guild import summary
+from guild.run_names import display_name
 
 log = logging.getLogger("guild")
 
@@ -44,20 +50,22 @@ def image_summary_name(index, digest):
 
 
 def image_path_digest(relpath):
-    return hashlib.md5(relpath.encode("utf-8")).hexdigest()
+    return hashlib.md5(os.fsencode(relpath)).hexdigest()
 
 
 class RunImages:
     """The image summaries of one run folder."""
 
     __slots__ = (
-        "run_dir", "images_dir", "_images", "_latest", "_next_index",
+        "run_dir", "images_dir", "files", "complete", "_images", "_latest", "_next_index",
         "_failed", "_seen", "_warned_limit",
     )
 
-    def __init__(self, run_dir, run_logdir):
+    def __init__(self, run_dir, run_logdir, files):
         self.run_dir = run_dir
         self.images_dir = os.path.join(run_logdir, IMAGES_DIR)
+        self.files = files
+        self.complete = True
         self._images = ()  # relpaths of the run's images, at most MAX_IMAGES
         self._latest, self._next_index = _read_image_summaries(self.images_dir)
         self._failed = {}  # relpath -> mtime_ns of the version that failed
@@ -83,6 +91,7 @@ class RunImages:
         if run_files is not None:
             self._images = self._find_images(run_files)
         seen = {}
+        self.complete = True
         for relpath in self._images:
             try:
                 mtime = os.stat(os.path.join(self.run_dir, relpath)).st_mtime_ns
@@ -113,17 +122,21 @@ class RunImages:
 
     def _summarize(self, relpath, mtime):
         try:
-            value = summary.image_value(relpath, os.path.join(self.run_dir, relpath))
+            value = summary.image_value(display_name(relpath), os.path.join(self.run_dir, relpath))
         except Exception as e:
             log.error("image skipped: %s", e)
             self._failed[relpath] = mtime
             return
         self._failed.pop(relpath, None)
         digest = image_path_digest(relpath)
-        if self._next_index == 0:
-            os.makedirs(self.images_dir, exist_ok=True)
         path = os.path.join(self.images_dir, image_summary_name(self._next_index, digest))
-        event_files.write_summary_file(path, [value], mtime_ns=mtime)
+        try:
+            self.files.make_dir(self.images_dir)
+            self.files.write_events(path, [value], mtime_ns=mtime)
+        except OSError as e:
+            log.error("cannot write %s (tried again next pass): %s", path, e)
+            self.complete = False
+            return
         self._next_index += 1
         self._latest[digest] = mtime
 

@@ -1,31 +1,57 @@
 """Links from a run's log-directory folder to the run's files.
 
-Every run file is reachable at its relative path in the run's folder,
-except the run's top-level `.guild/` and its source code. The root of the
-folder is mirrored entry by entry; a subfolder is linked whole (one link,
-and TensorBoard, which follows links to folders, sees whatever the run adds
-to it) unless it holds something to keep out: source code, a link to a
-folder containing it (a loop TensorBoard would walk for ever), or a damaged
-event file (see `guild.event_guard`). Such a folder is mirrored, and the
-rule applies again inside it. Event files directly in `.guild/` are linked
-at the root with a short digest appended to the name, so they cannot
-collide with the run's own root files.
+Every run file is reachable in the run's folder, except the run's
+top-level `.guild/`, its source code and what TensorBoard must not open.
+The root of the folder is mirrored entry by entry; a subfolder is linked
+whole (one link, and TensorBoard, which follows links to folders, sees
+whatever the run adds to it) unless it holds something to keep out or to
+rename, then it is mirrored and the rule applies again inside it. Kept
+out: source code, special files (FIFOs, devices, sockets: TensorBoard
+would block opening one), links to them, dangling links, links to a folder
+containing them (a loop TensorBoard would walk for ever), damaged event
+files (see `guild.event_guard`).
+
+Names are shown as they are, with two exceptions, both in the mirror only:
+
+- a name that is not valid UTF-8 (TensorBoard's Python loader dies on the
+  first one it meets, anywhere in the log directory) is shown with its
+  undecodable bytes escaped, `h\\xf6st.txt`;
+- a name the monitor uses for its own files (`.images`, the hparams
+  session and time files at the root, `<event file>.repaired` anywhere)
+  is shown with `~run` appended, as is an escaped name that would clash
+  with a name already there.
+
+Event files directly in `.guild/` are linked at the root with a short
+digest of their path appended to the name, so they cannot collide with the
+run's own root files.
 
 `RunLinks` remembers the modification time of every folder it walked: a
 folder's mtime changes whenever an entry is added, removed or renamed in
-it, so when none changed the links are current.
+it, so when none changed the links are current. A link it failed to make
+(a full disk, say) makes it walk again at the next pass.
+
+The links a folder holds are the monitor's when they point into the run
+the folder mirrors; only those are ever removed or replaced.
 """
 
 import hashlib
 import logging
 import os
 import shlex
+import stat
 
 from guild import event_guard
+from guild.log_once import warning_once
+from guild.run_names import display_name
+from guild.regular_files import file_kind
 
 log = logging.getLogger("guild")
 
 GUILD_DIR = ".guild"
+RENAMED_SUFFIX = "~run"
+
+# The most read of a manifest (Guild lists one line per source file).
+_MANIFEST_LIMIT = 64 * 1024 * 1024
 
 
 class RunLinks:
@@ -33,17 +59,23 @@ class RunLinks:
 
     Between passes it keeps little (the monitor holds one per run): the
     folders' mtimes, which subfolders are mirrored, and the event guard.
+    `files` (a `guild.own_files.OwnFiles`) writes and knows the monitor's
+    own files.
     """
 
-    __slots__ = ("run_dir", "run_logdir", "reserved_names", "guard", "dir_mtimes", "mirrored_dirs")
+    __slots__ = (
+        "run_dir", "run_logdir", "reserved_names", "files", "guard", "dir_mtimes",
+        "mirrored_dirs",
+    )
 
-    def __init__(self, run_dir, run_logdir, reserved_names=()):
+    def __init__(self, run_dir, run_logdir, files, reserved_names=()):
         self.run_dir = run_dir
         self.run_logdir = run_logdir
+        self.files = files
         self.reserved_names = _frozen(reserved_names)
-        self.guard = event_guard.EventFileGuard(run_logdir)
-        self.dir_mtimes = None  # reldir -> mtime_ns, from the last walk
-        self.mirrored_dirs = ()  # subfolders mirrored, not linked whole
+        self.guard = event_guard.EventFileGuard(run_logdir, files)
+        self.dir_mtimes = None  # run reldir -> mtime_ns, from the last walk
+        self.mirrored_dirs = ()  # run subfolders mirrored, not linked whole
 
     def refresh(self):
         """Walks the run when a folder of it changed. Returns the relpaths
@@ -51,9 +83,9 @@ class RunLinks:
         if self.dir_mtimes is not None and not self.dirs_changed():
             return None
         tree = RunTree(self.run_dir, self.reserved_names)
-        self.dir_mtimes = tree.dir_mtimes
         self.guard.check(tree.event_files)
-        self._apply(tree)
+        complete = self._apply(tree)
+        self.dir_mtimes = tree.dir_mtimes if complete else None
         return tree.own_files
 
     def refresh_event_files(self):
@@ -69,15 +101,23 @@ class RunLinks:
         damaged is taken out of view. True when records remain unverified."""
         if self.guard.verify(deadline):
             self._apply(RunTree(self.run_dir, self.reserved_names))
+        else:
+            self.guard.write_repaired_copies(deadline)
         return self.guard.unverified()
 
     def _apply(self, tree):
+        """Makes the folder show `tree`; True when every link was made."""
         damaged = self.guard.damaged()
         links = tree.links(damaged)
-        self.mirrored_dirs = tuple(sorted(tree.mirrored_dirs(damaged)))
-        ensure_links(self.run_logdir, links, self.mirrored_dirs)
-        self.guard.write_repaired_copies()
-        remove_unexpected_links(self.run_logdir, links, self.reserved_names)
+        mirrored = tree.mirrored_dirs(damaged)
+        self.mirrored_dirs = tuple(sorted(mirrored))
+        shown_dirs = [tree.shown_dirs[rel] for rel in self.mirrored_dirs]
+        failures = ensure_links(self.run_logdir, links, shown_dirs, self.run_dir, self.files)
+        failures += self.guard.write_repaired_copies()
+        remove_unexpected_links(
+            self.run_logdir, links, self.run_dir, self.reserved_names, shown_dirs
+        )
+        return failures == 0
 
     def dirs_changed(self):
         for reldir, mtime in self.dir_mtimes.items():
@@ -91,14 +131,18 @@ class RunLinks:
 
 class RunTree:
     """One walk of a run directory (links are never followed, so a symlink
-    loop cannot trap it): what it holds and what must stay out of view."""
+    loop cannot trap it): what it holds, what must stay out of view, and
+    the name each entry is shown under."""
 
     def __init__(self, run_dir, reserved_names=()):
         self.run_dir = run_dir
         self.dir_mtimes = {}
-        self.children = {}  # reldir -> [(name, kind)], kind "dir", "file" or "link"
-        self.hidden = set()  # relpaths kept out of view
-        self.event_files = {}  # link relpath -> target, every event file
+        self.children = {}  # run reldir -> [(name, kind, shown name)]
+        self.hidden = set()  # run relpaths kept out of view
+        self.renamed = set()  # run relpaths shown under another name
+        self.shown_dirs = {"": ""}  # run reldir -> its path in the run folder
+        self._run_dirs = {"": ""}  # the reverse
+        self.event_files = {}  # shown relpath -> target, every event file
         self.guild_event_links = {}  # root link name -> event file in .guild/
         self._source = source_code_paths(run_dir)
         self._reserved = frozenset(reserved_names) | {GUILD_DIR}
@@ -112,33 +156,58 @@ class RunTree:
         path = self.run_dir + "/" + reldir if reldir else self.run_dir
         try:
             self.dir_mtimes[reldir] = os.stat(path).st_mtime_ns
-            entries = list(os.scandir(path))
+            with os.scandir(path) as it:
+                entries = sorted(it, key=lambda e: e.name)
         except OSError as e:
-            log.warning("cannot read %s: %s", path, e)
+            warning_once(("walk", path), "cannot read %s: %s", path, e)
             return
+        if not reldir:
+            entries = [entry for entry in entries if entry.name != GUILD_DIR]
+        shown = shown_names([entry.name for entry in entries], self._reserved if not reldir else ())
+        shown_dir = self.shown_dirs[reldir]
         children = self.children[reldir] = []
         for entry in entries:
-            if not reldir and entry.name in self._reserved:
-                continue
             rel = reldir + "/" + entry.name if reldir else entry.name
             kind = _entry_kind(entry)
             if kind is None:
                 continue
-            children.append((entry.name, kind))
+            name_shown = shown[entry.name]
+            children.append((entry.name, kind, name_shown))
+            if name_shown != entry.name:
+                self.renamed.add(rel)
+            shown_rel = shown_dir + "/" + name_shown if shown_dir else name_shown
             if kind == "dir":
+                self.shown_dirs[rel] = shown_rel
+                self._run_dirs[shown_rel] = rel
                 self._walk(rel)
             elif kind == "link":
                 self._check_link(rel, entry.path)
+            elif kind == "special":
+                self.hidden.add(rel)
+                warning_once(
+                    ("special", entry.path), "%s is a %s: not shown (TensorBoard would block on it)",
+                    entry.path, _special_kind(entry),
+                )
             elif rel in self._source:
                 self.hidden.add(rel)
             elif event_guard.is_event_file_name(entry.name):
-                self.event_files[rel] = entry.path
+                self.event_files[shown_rel] = entry.path
 
     def _check_link(self, rel, path):
-        if not os.path.exists(path):
-            self.hidden.add(rel)  # dangling in the run itself: nothing to show
-        elif _links_to_an_ancestor(path):
-            log.warning("%s links to a folder that contains it; not shown", path)
+        try:
+            st = os.stat(path)
+        except OSError:
+            self.hidden.add(rel)  # dangling (or a loop of links): nothing to show
+            return
+        if stat.S_ISDIR(st.st_mode):
+            if _links_to_an_ancestor(path):
+                warning_once(("loop", path), "%s links to a folder that contains it; not shown", path)
+                self.hidden.add(rel)
+        elif not stat.S_ISREG(st.st_mode):
+            warning_once(
+                ("special", path), "%s links to a %s: not shown (TensorBoard would block on it)",
+                path, file_kind(st.st_mode),
+            )
             self.hidden.add(rel)
 
     def _add_guild_event_files(self):
@@ -149,49 +218,96 @@ class RunTree:
         try:
             self.dir_mtimes[GUILD_DIR] = os.stat(guild_dir).st_mtime_ns
             self.dir_mtimes[os.path.join(GUILD_DIR, "attrs")] = os.stat(attrs_dir).st_mtime_ns
-            entries = list(os.scandir(guild_dir))
+            with os.scandir(guild_dir) as it:
+                entries = sorted(it, key=lambda e: e.name)
         except OSError:
             return
+        taken = {shown for _name, _kind, shown in self.children.get("", ())} | self._reserved
         for entry in entries:
-            if event_guard.is_event_file_name(entry.name) and entry.is_file():
+            if event_guard.is_event_file_name(entry.name) and _is_regular(entry):
                 name = guild_event_link_name(entry.name)
+                while name in taken:
+                    name += RENAMED_SUFFIX
+                taken.add(name)
                 self.guild_event_links[name] = self.event_files[name] = entry.path
 
     def _entries(self):
         for reldir, children in self.children.items():
-            for name, kind in children:
-                yield (os.path.join(reldir, name) if reldir else name), kind
+            for name, kind, _shown in children:
+                yield (reldir + "/" + name if reldir else name), kind
 
     def mirrored_dirs(self, damaged=()):
-        """Folders that hold something hidden: mirrored, not linked whole."""
+        """Run subfolders that hold something hidden, renamed or damaged
+        (`damaged`: shown relpaths): mirrored, not linked whole."""
         mirrored = set()
-        for rel in self.hidden.union(damaged):
-            parent = os.path.dirname(rel)
+        starts = [os.path.dirname(rel) for rel in self.hidden | self.renamed]
+        starts.extend(self._run_dirs.get(os.path.dirname(rel), "") for rel in damaged)
+        for parent in starts:
             while parent and parent not in mirrored:
                 mirrored.add(parent)
                 parent = os.path.dirname(parent)
         return mirrored
 
     def links(self, damaged=()):
-        """`{relpath: target}` of the links that show the run."""
-        hidden = self.hidden.union(damaged)
+        """`{shown relpath: target}` of the links that show the run."""
+        damaged = frozenset(damaged)
         mirrored = self.mirrored_dirs(damaged)
         links = {}
-        self._add_links("", mirrored, hidden, links)
+        self._add_links("", mirrored, damaged, links)
         for name, target in self.guild_event_links.items():
-            if name not in hidden:
+            if name not in damaged:
                 links[name] = target
         return links
 
-    def _add_links(self, reldir, mirrored, hidden, links):
-        for name, kind in self.children.get(reldir, ()):
-            rel = os.path.join(reldir, name) if reldir else name
-            if rel in hidden:
+    def _add_links(self, reldir, mirrored, damaged, links):
+        shown_dir = self.shown_dirs[reldir]
+        for name, kind, shown in self.children.get(reldir, ()):
+            rel = reldir + "/" + name if reldir else name
+            if rel in self.hidden:
+                continue
+            shown_rel = shown_dir + "/" + shown if shown_dir else shown
+            if shown_rel in damaged:
                 continue
             if kind == "dir" and rel in mirrored:
-                self._add_links(rel, mirrored, hidden, links)
+                self._add_links(rel, mirrored, damaged, links)
             else:
-                links[rel] = os.path.join(self.run_dir, rel)
+                links[shown_rel] = os.path.join(self.run_dir, rel)
+
+
+def shown_names(names, reserved=()):
+    """`{name: shown name}` for the entries of one folder: a name as it is
+    when it is valid UTF-8 and not `reserved` (nor a repaired copy's);
+    otherwise escaped and suffixed until it is free."""
+    shown = {}
+    taken = set()
+    pending = []
+    for name in names:
+        if _is_utf8(name) and name not in reserved and not event_guard.is_repaired_name(name):
+            shown[name] = name
+            taken.add(name)
+        else:
+            pending.append(name)
+    for name in pending:
+        candidate = display_name(name) if not _is_utf8(name) else name
+        while (
+            candidate in taken
+            or candidate in reserved
+            or event_guard.is_repaired_name(candidate)
+        ):
+            candidate += RENAMED_SUFFIX
+        shown[name] = candidate
+        taken.add(candidate)
+    return shown
+
+
+def _is_utf8(name):
+    if name.isascii():
+        return True
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _frozen(names):
@@ -204,9 +320,25 @@ def _entry_kind(entry):
             return "link"
         if entry.is_dir(follow_symlinks=False):
             return "dir"
-        return "file"
+        if entry.is_file(follow_symlinks=False):
+            return "file"
+        return "special"
     except OSError:
         return None
+
+
+def _special_kind(entry):
+    try:
+        return file_kind(entry.stat(follow_symlinks=False).st_mode)
+    except OSError:
+        return "special file"
+
+
+def _is_regular(entry):
+    try:
+        return entry.is_file()  # follows a link: its target must be a file
+    except OSError:
+        return False
 
 
 def _links_to_an_ancestor(path):
@@ -214,26 +346,28 @@ def _links_to_an_ancestor(path):
     follows links to folders, and would walk such a loop for ever."""
     target = os.path.realpath(path)
     parent = os.path.realpath(os.path.dirname(path))
-    return os.path.isdir(target) and (
-        parent == target or parent.startswith(target.rstrip(os.sep) + os.sep)
-    )
+    return parent == target or parent.startswith(target.rstrip(os.sep) + os.sep)
 
 
 def guild_event_link_name(name):
-    digest = hashlib.md5((GUILD_DIR + "/" + name).encode("utf-8")).hexdigest()[:8]
-    return "%s.%s" % (name, digest)
+    digest = hashlib.md5(os.fsencode(GUILD_DIR + "/" + name)).hexdigest()[:8]
+    return "%s.%s" % (display_name(name), digest)
 
 
 def source_code_paths(run_dir):
     """Run-relative paths that Guild 0.8+ lists as source in the manifest."""
+    from guild.regular_files import read_regular
+
     manifest = os.path.join(run_dir, GUILD_DIR, "manifest")
     try:
-        with open(manifest, encoding="utf-8", errors="replace") as f:
-            lines = f.readlines()
-    except OSError:
+        data = read_regular(manifest, _MANIFEST_LIMIT)
+    except FileNotFoundError:
+        return frozenset()
+    except OSError as e:
+        warning_once(("manifest", manifest), "cannot read %s: %s", manifest, e)
         return frozenset()
     paths = set()
-    for line in lines:
+    for line in data.decode("utf-8", "surrogateescape").splitlines():
         parts = _split_manifest_line(line)
         if len(parts) >= 2 and parts[0] == "s":
             paths.add(os.path.normpath(parts[1]))
@@ -249,129 +383,204 @@ def _split_manifest_line(line):
         return line.split()
 
 
-def ensure_links(run_logdir, links, mirrored_dirs=()):
+# Making and removing links
+
+
+def links_into(run_dir):
+    """A test of link targets: True for a path inside `run_dir`."""
+    prefix = run_dir.rstrip(os.sep) + os.sep
+
+    def is_ours(target):
+        return target.startswith(prefix)
+
+    return is_ours
+
+
+def ensure_links(run_logdir, links, mirrored_dirs, run_dir, files):
     """Creates or corrects the symlinks `{relpath: target}` under
-    `run_logdir`, and the real folders `mirrored_dirs` that hold them."""
-    os.makedirs(run_logdir, exist_ok=True)
+    `run_logdir`, and the real folders `mirrored_dirs` that hold them;
+    returns how many it could not make. Only links into `run_dir` are
+    replaced; anything else in the way stays, with a warning."""
+    ours = links_into(run_dir)
+    failures = 0
     for rel in sorted(mirrored_dirs):
-        _make_real_dir(os.path.join(run_logdir, rel))
+        failures += not _make_real_dir(os.path.join(run_logdir, rel), ours, files)
     for rel, target in links.items():
-        _ensure_link(os.path.join(run_logdir, rel), target)
+        failures += not _ensure_link(os.path.join(run_logdir, rel), target, ours, files)
+    return failures
 
 
-def _make_real_dir(path):
+def _make_real_dir(path, ours, files):
     # A link where a folder should be (the folder was linked whole before
     # it came to hold something hidden) is replaced by the folder.
-    if os.path.islink(path):
-        os.unlink(path)
     try:
-        os.mkdir(path)
-    except FileExistsError:
+        if ours(os.readlink(path)):
+            os.unlink(path)
+    except OSError:
         pass
-
-
-def _ensure_link(dest, target):
     try:
-        os.symlink(target, dest)
-        return
+        files.make_dir(path)
+        return True
+    except OSError as e:
+        warning_once(("mkdir", path), "cannot make folder %s: %s", path, e)
+        return False
+
+
+def _ensure_link(dest, target, ours, files):
+    try:
+        files.make_link(dest, target)
+        return True
     except FileExistsError:
         pass
     except OSError as e:
         log.warning("cannot link %s: %s", dest, e)
-        return
+        return False
     try:
-        if os.readlink(dest) == target:
-            return
+        current = os.readlink(dest)
     except OSError:
         if os.path.isdir(dest) and not os.path.islink(dest):
-            _replace_mirrored_dir(dest, target)
-        else:
-            log.warning("cannot link %s: a file the monitor did not write is in the way", dest)
-        return
-    _replace_link(dest, target)
+            return _replace_mirrored_dir(dest, target, ours, files)
+        warning_once(("in-the-way", dest), "cannot link %s: a file the monitor did not make is in the way", dest)
+        return False
+    if current == target:
+        return True
+    if not ours(current):
+        warning_once(("in-the-way", dest), "cannot link %s: a link the monitor did not make is in the way", dest)
+        return False
+    return _replace_link(dest, target, files)
 
 
-def _replace_mirrored_dir(dest, target):
+def _replace_mirrored_dir(dest, target, ours, files):
     # The folder no longer holds anything hidden: link it whole again.
-    remove_links_and_own_files(dest, lambda path: event_guard.is_repaired_name(os.path.basename(path)))
-    if not os.path.lexists(dest):
-        _replace_link(dest, target)
+    if remove_own_entries(dest, ours, files):
+        warning_once(("in-the-way", dest), "cannot link %s: it holds files the monitor did not make", dest)
+        return False
+    return _replace_link(dest, target, files)
 
 
-def _replace_link(dest, target):
-    tmp = "%s.%s.tmp-link" % (dest, os.getpid())
+def _replace_link(dest, target, files):
     try:
-        os.symlink(target, tmp)
-        os.replace(tmp, dest)
+        files.replace_link(dest, target)
+        return True
     except OSError as e:
         log.warning("cannot link %s: %s", dest, e)
+        return False
 
 
-def remove_unexpected_links(run_logdir, links, own_names=()):
-    """Removes links under `run_logdir` that are not in `links` (their
-    target is gone or no longer shown), and folders they leave empty.
-    Top-level entries named in `own_names` (the monitor's own) are kept."""
+def remove_unexpected_links(run_logdir, links, run_dir, own_names=(), keep_dirs=()):
+    """Removes links into `run_dir` under `run_logdir` that are not in
+    `links` (their target is gone or no longer shown), and folders they
+    leave empty but for `keep_dirs`. Top-level entries named in
+    `own_names` (the monitor's own) are kept, as is every link elsewhere."""
     skip = frozenset(own_names) | {GUILD_DIR}
-    _remove_unexpected_links(run_logdir, "", links, skip)
+    keep = frozenset(keep_dirs)
+    _remove_unexpected_links(run_logdir, "", links, skip, keep, links_into(run_dir))
 
 
-def _remove_unexpected_links(path, reldir, links, skip):
+def _remove_unexpected_links(path, reldir, links, skip, keep, ours):
     try:
-        entries = list(os.scandir(path))
+        with os.scandir(path) as it:
+            entries = list(it)
     except OSError:
         return
     for entry in entries:
-        rel = os.path.join(reldir, entry.name) if reldir else entry.name
+        rel = reldir + "/" + entry.name if reldir else entry.name
         if not reldir and entry.name in skip:
             continue
         if entry.is_symlink():
-            if rel not in links:
+            if rel not in links and _link_is_ours(entry.path, ours):
+                _unlink_quietly(entry.path)
+        elif entry.is_dir(follow_symlinks=False):
+            _remove_unexpected_links(entry.path, rel, links, (), keep, ours)
+            if rel not in keep:
                 try:
-                    os.unlink(entry.path)
-                except OSError as e:
-                    log.warning("cannot remove %s: %s", entry.path, e)
-        elif entry.is_dir(follow_symlinks=False):
-            _remove_unexpected_links(entry.path, rel, links, ())
-            try:
-                os.rmdir(entry.path)  # only when empty
-            except OSError:
-                pass
+                    os.rmdir(entry.path)  # only when empty
+                except OSError:
+                    pass
 
 
-def remove_links_and_own_files(path, is_own_file):
-    """Removes the links under `path` and the files `is_own_file(path)`
-    says are the monitor's, bottom up, never following a link; returns
-    False when foreign files kept a folder in place."""
+def remove_own_entries(path, ours, files):
+    """Removes, under the folder `path` and bottom up, never following a
+    link (folders are opened with `O_NOFOLLOW` and entered by descriptor):
+    links whose target `ours` accepts, the files `files` shows are the
+    monitor's, and the folders that leaves empty. Returns the paths of
+    what it left: entries the monitor did not make."""
     try:
-        entries = list(os.scandir(path))
+        fd = os.open(path, _DIR_FLAGS)
     except FileNotFoundError:
-        return True
+        return []
     except OSError as e:
-        log.warning("cannot list %s: %s", path, e)
-        return False
-    removed_all = True
-    for entry in entries:
-        if entry.is_symlink() or (
-            entry.is_file(follow_symlinks=False) and is_own_file(entry.path)
-        ):
-            _unlink_quietly(entry.path)
-        elif entry.is_dir(follow_symlinks=False):
-            removed_all = remove_links_and_own_files(entry.path, is_own_file) and removed_all
-        else:
-            removed_all = False
-    if removed_all:
+        log.warning("cannot remove %s: %s", path, e)
+        return [path]
+    try:
+        left = _remove_own_entries_in(fd, path, ours, files)
+    finally:
+        os.close(fd)
+    if not left:
         try:
             os.rmdir(path)
         except FileNotFoundError:
             pass
         except OSError:
-            return False
-    return removed_all
+            left.append(path)
+    return left
 
 
-def _unlink_quietly(path):
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+def _remove_own_entries_in(dir_fd, path, ours, files):
     try:
-        os.unlink(path)
+        with os.scandir(dir_fd) as it:
+            entries = [(entry.name, _entry_kind(entry)) for entry in it]
+    except OSError as e:
+        log.warning("cannot list %s: %s", path, e)
+        return [path]
+    left = []
+    for name, kind in entries:
+        entry_path = os.path.join(path, name)
+        if kind == "link":
+            try:
+                mine = ours(os.readlink(name, dir_fd=dir_fd))
+            except OSError:
+                mine = False
+            if mine:
+                _unlink_quietly(name, dir_fd)
+            else:
+                left.append(entry_path)
+        elif kind == "dir":
+            try:
+                sub_fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+            except OSError:
+                left.append(entry_path)
+                continue
+            try:
+                sub_left = _remove_own_entries_in(sub_fd, entry_path, ours, files)
+            finally:
+                os.close(sub_fd)
+            if not sub_left:
+                try:
+                    os.rmdir(name, dir_fd=dir_fd)
+                except OSError:
+                    sub_left = [entry_path]
+            left.extend(sub_left)
+        elif kind == "file" and files.is_own_file(entry_path):
+            _unlink_quietly(name, dir_fd)
+        else:
+            left.append(entry_path)
+    return left
+
+
+def _link_is_ours(path, ours):
+    try:
+        return ours(os.readlink(path))
+    except OSError:
+        return False
+
+
+def _unlink_quietly(path, dir_fd=None):
+    try:
+        os.unlink(path, dir_fd=dir_fd)
     except FileNotFoundError:
         pass
     except OSError as e:

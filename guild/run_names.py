@@ -6,6 +6,7 @@ path separators or control characters, no `.`/`..`, a length cap in bytes.
 """
 
 import datetime
+import os
 import re
 
 MAX_NAME_BYTES = 200
@@ -48,8 +49,17 @@ def _label(run):
     return "" if label is None else str(label).strip()
 
 
+def display_name(name):
+    """`name` (a file name, a run id) as valid UTF-8: bytes that do not
+    decode are escaped (`\\xf6`)."""
+    if name.isascii():
+        return name
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
 def safe_run_name(name, max_bytes=MAX_NAME_BYTES):
-    """Returns `name` as a single, file-system-safe path component."""
+    """Returns `name` as a single, file-system-safe path component, valid
+    UTF-8 (what does not decode becomes `?`)."""
     name = str(name).replace("\u2026", "?")
     name = _SEPARATORS.sub("_", name)
     name = _CONTROL_CHARS.sub(" ", name)

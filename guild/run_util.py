@@ -2,20 +2,31 @@
 run-listing callback by a polling thread.
 
 Subclasses say what goes into a run's folder (`_refresh_run`); this class
-lists the runs, names their folders, and removes the folders of runs that
-are no longer listed. Removal deletes only links and files the monitor
-writes, never following a link, so foreign files in the log directory
-survive.
+lists the runs, names their folders, makes them, and removes the folders of
+runs that are no longer listed.
+
+The log directory is the monitor's alone, and it can show what it made
+(`guild.logdir_claim`): a run folder is removed only when the log
+directory's journal lists it, and inside it only links into its run and
+files carrying the log directory's token; anything else stays, with one
+warning. `RunsMonitor` refuses (`LogdirError`, a `ValueError`) a log
+directory that is not a folder, one that is not empty and not its own, and
+one that is, holds or lies inside a run, a runs directory or a Guild home.
+A log directory removed while the monitor runs is made again, whole.
 """
 
 import errno
 import fcntl
 import logging
 import os
+import stat
 import threading
 
+from guild import logdir_claim
 from guild import run_links
 from guild import run_names
+from guild.log_once import error_once, warning_once
+from guild.logdir_claim import LogdirError, LogdirInUse  # noqa: F401 (public)
 
 log = logging.getLogger("guild")
 
@@ -24,10 +35,6 @@ DEFAULT_INTERVAL = 5
 # Every this many passes the log directory is listed even when the runs did
 # not change, to find folders removed or added by hand.
 RESCAN_PASSES = 10
-
-
-class LogdirInUse(Exception):
-    pass
 
 
 class LoopingThread(threading.Thread):
@@ -54,6 +61,10 @@ class LoopingThread(threading.Thread):
             self.join(self._stop_timeout)
 
 
+class ForeignFolder(Exception):
+    """A run folder's name is taken by something the monitor did not make."""
+
+
 class RunsMonitor:
     """Mirrors the runs that `list_runs_cb()` returns into `logdir`.
 
@@ -63,6 +74,8 @@ class RunsMonitor:
     refreshed), refreshes them, and removes the folders of runs no longer
     listed. `progress_cb(done, total)`, when given, follows a pass run by
     run.
+
+    Raises `LogdirError` when `logdir` may not be used (see the module).
     """
 
     def __init__(self, logdir, list_runs_cb, interval=None, run_name_cb=None, progress_cb=None):
@@ -71,19 +84,33 @@ class RunsMonitor:
         self.interval = interval or DEFAULT_INTERVAL
         self.run_name_cb = run_name_cb or run_names.default_run_name
         self.progress_cb = progress_cb
+        self.claim = logdir_claim.LogdirClaim(logdir)
+        self.claim.check()
         self._names = {}  # run id -> folder name, stable across passes
         self._listed_names = None  # folder names the last removal saw
+        self._foreign = set()  # names in the log directory the monitor did not make
+        self._apart = set()  # ids of runs checked to lie apart from the log directory
+        self._apart_parents = {}
         self._passes = 0
         self._thread = None
         self._lock_fd = None
         self._pass_lock = threading.RLock()
 
+    @property
+    def files(self):
+        """The `guild.own_files.OwnFiles` of the log directory (once locked)."""
+        return self.claim.files
+
     # Polling thread
 
     def start(self):
+        """Starts the polling thread. A log directory that exists is locked
+        now (`LogdirInUse` when another monitor holds it); one that does not
+        is made by the first pass, once the runs are known to lie apart."""
         if self._thread and self._thread.is_alive():
             raise RuntimeError("monitor already started")
-        self._lock_logdir()
+        if os.path.isdir(self.logdir):
+            self._lock_logdir()
         self._thread = LoopingThread(self.run_once, self.interval)
         self._thread.start()
 
@@ -101,9 +128,10 @@ class RunsMonitor:
     # One pass
 
     def run_once(self, exit_on_error=False):
-        """Refreshes the log directory for the runs listed now."""
+        """Refreshes the log directory for the runs listed now. Raises
+        `LogdirError` for a log directory it must not use, when
+        `exit_on_error` (else logs it, once, and does nothing)."""
         with self._pass_lock:
-            self._lock_logdir()
             try:
                 runs = list(self.list_runs_cb())
             except Exception as e:
@@ -111,7 +139,16 @@ class RunsMonitor:
                     raise
                 log.error("cannot list runs: %s", e)
                 return
-            os.makedirs(self.logdir, exist_ok=True)
+            try:
+                # Nothing is made before the runs are known to lie apart.
+                self._check_apart_from(runs)
+                self._lock_logdir()
+                self._remake_vanished_logdir()
+            except LogdirError as e:
+                if exit_on_error or isinstance(e, LogdirInUse):
+                    raise
+                error_once(("logdir", self.logdir, str(e)), "%s; nothing written", e)
+                return
             self._passes += 1
             self._before_refresh(runs)
             stale = self._runs_to_refresh(runs)
@@ -120,6 +157,14 @@ class RunsMonitor:
             self._refresh_runs(todo)
             self._remove_unlisted_run_folders(set(names.values()))
             self._after_refresh(runs)
+
+    def _check_apart_from(self, runs):
+        new = [run for run in runs if run.id not in self._apart]
+        if new:
+            logdir_claim.check_apart_from_runs(
+                self.claim.real, [run.dir for run in new], self._apart_parents
+            )
+            self._apart.update(run.id for run in new)
 
     def _refresh_runs(self, todo):
         """Refreshes `[(run, folder name)]`, one after the other: threads
@@ -143,20 +188,55 @@ class RunsMonitor:
 
     def _refresh_run_safely(self, run, name):
         try:
-            self._refresh_run(run, os.path.join(self.logdir, name))
+            if not _is_dir(run.dir):
+                warning_once(("gone", run.dir), "run %s is gone (%s); skipping it", run.id, run.dir)
+                return
+            path, fresh = self._run_folder(run, name)
+            self._refresh_run(run, path, fresh)
+        except ForeignFolder as e:
+            warning_once(("foreign", e.args[0]), "%s", e.args[1])
+            self._listed_names = None  # rescan: the name is taken
         except Exception as e:
             log.error("cannot refresh run %s: %s", getattr(run, "id", run), e)
             log.debug("refresh error", exc_info=True)
 
-    def _refresh_run(self, run, run_logdir):
-        os.makedirs(run_logdir, exist_ok=True)
+    def _run_folder(self, run, name):
+        """`(path, fresh)` of the run's folder, made when missing (`fresh`).
+        Raises `ForeignFolder` when the name is taken by something else."""
+        claim = self.claim
+        state = claim.folder_state(name)
+        if state == "ours" and claim.run_dir_of(name) != run.dir:
+            # The name now goes to another run: clear what showed the last.
+            self._remove_run_folder(name, os.path.join(self.logdir, name))
+            state = claim.folder_state(name)
+        if state == "ours":
+            return os.path.join(self.logdir, name), False
+        if state == "foreign":
+            raise ForeignFolder(
+                os.path.join(self.logdir, name),
+                "%s was not made by the monitor; run %s is not shown there"
+                % (os.path.join(self.logdir, name), run.id),
+            )
+        claim.forget_run_folder(name)
+        try:
+            return claim.make_run_folder(name, run.dir), True
+        except FileExistsError:
+            raise ForeignFolder(
+                os.path.join(self.logdir, name),
+                "%s appeared beside the monitor; run %s is not shown there"
+                % (os.path.join(self.logdir, name), run.id),
+            ) from None
+
+    def _refresh_run(self, run, run_logdir, fresh):
+        """Fills the run's folder; `fresh` when it was just made."""
 
     # Names
 
     def _run_folder_names(self, runs, stale):
         """Maps run id to folder name. Runs not refreshed keep theirs; a
         refreshed run keeps its name while unchanged; a name another run
-        holds gets the run's short id appended."""
+        holds, or that something the monitor did not make holds, gets the
+        run's short id appended."""
         names = {}
         pending = []
         for run in runs:
@@ -165,7 +245,7 @@ class RunsMonitor:
                 names[run.id] = name
             else:
                 pending.append(run)
-        taken = set(names.values())
+        taken = set(names.values()) | self._foreign
         for run in pending:
             try:
                 name = self._safe_name(run)
@@ -193,30 +273,81 @@ class RunsMonitor:
             return
         self._listed_names = names
         try:
-            entries = list(os.scandir(self.logdir))
+            with os.scandir(self.logdir) as it:
+                entries = list(it)
         except OSError as e:
             log.error("cannot list log directory %s: %s", self.logdir, e)
             return
+        foreign = set()
+        entries = [entry for entry in entries if not self.claim.is_marker(entry.name)]
         for entry in entries:
-            if entry.name in names or not entry.is_dir(follow_symlinks=False):
-                continue
-            log.debug("removing folder of unlisted run %s", entry.path)
-            remove_run_folder(entry.path, self._is_own_file)
-        self._after_scan(entries)
+            ours = _is_real_dir(entry) and self.claim.is_our_folder(entry.name, entry.inode())
+            if not ours:
+                foreign.add(entry.name)
+                warning_once(
+                    ("foreign", entry.path),
+                    "%s was not made by the monitor: left as it is", entry.path,
+                )
+            elif entry.name not in names:
+                log.debug("removing folder of unlisted run %s", entry.path)
+                self._remove_run_folder(entry.name, entry.path)
+        present = {entry.name for entry in entries}
+        for name in list(self.claim.folders):
+            if name not in present:
+                self.claim.forget_run_folder(name)
+        self._foreign = foreign
+        self._after_scan(present - foreign)
 
-    def _after_scan(self, entries):
-        pass
+    def _remove_run_folder(self, name, path):
+        """Removes what the monitor made in run folder `name`: links into
+        its run and the monitor's own files; a folder holding anything else
+        stays (one warning)."""
+        run_dir = self.claim.run_dir_of(name)
+        left = run_links.remove_own_entries(path, run_links.links_into(run_dir), self.files)
+        if left:
+            warning_once(
+                ("left", path),
+                "left %s in place: it holds %d entr%s the monitor did not make (%s)",
+                path, len(left), "y" if len(left) == 1 else "ies", left[0],
+            )
+        else:
+            self.claim.forget_run_folder(name)
 
-    def _is_own_file(self, path):
-        """True when the regular file at `path` in a run folder is ours."""
-        return False
+    def _after_scan(self, our_names):
+        """Called with the names of the run folders found on a rescan."""
+
+    def remove_logdir(self):
+        """Removes what the monitor made in the log directory (its run
+        folders, but for what they hold that it did not make), then the log
+        directory when that leaves it empty. Returns the paths left."""
+        with self._pass_lock:
+            self._unlock_logdir()
+            left = []
+            for name in sorted(self.claim.folders):
+                path = os.path.join(self.logdir, name)
+                if self.claim.folder_state(name) == "ours":
+                    left.extend(
+                        run_links.remove_own_entries(
+                            path, run_links.links_into(self.claim.run_dir_of(name)), self.files
+                        )
+                    )
+            if not left and self.claim.token:
+                self.claim.discard()
+                try:
+                    os.rmdir(self.logdir)  # only when empty
+                except FileNotFoundError:
+                    pass
+                except OSError:
+                    left.append(self.logdir)
+            return left
 
     # Log directory lock
 
     def _lock_logdir(self):
         if self._lock_fd is not None:
             return
-        os.makedirs(self.logdir, exist_ok=True)
+        self.claim.check()
+        made = logdir_claim.make_logdir(self.logdir)
         fd = os.open(self.logdir, os.O_RDONLY | os.O_DIRECTORY)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -227,12 +358,38 @@ class RunsMonitor:
                     "log directory %s is in use by another runs monitor" % self.logdir
                 ) from None
             raise
+        try:
+            self.claim.open(made)
+        except BaseException:
+            os.close(fd)
+            raise
         self._lock_fd = fd
 
     def _unlock_logdir(self):
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+
+    def _remake_vanished_logdir(self):
+        """A log directory removed (or replaced) while the monitor holds it
+        is made again and locked again, and every run folder rebuilt."""
+        try:
+            st = os.stat(self.logdir)
+            same = (st.st_dev, st.st_ino) == self.claim.dir_id()
+        except OSError:
+            same = False
+        if same:
+            return
+        log.warning("log directory %s was removed: making it again", self.logdir)
+        self._unlock_logdir()
+        self._names = {}
+        self._listed_names = None
+        self._foreign = set()
+        self._forget_run_folders()
+        self._lock_logdir()
+
+    def _forget_run_folders(self):
+        """The run folders are gone: forget what was known of them."""
 
     def __del__(self):
         fd = getattr(self, "_lock_fd", None)
@@ -243,8 +400,15 @@ class RunsMonitor:
                 pass
 
 
-def remove_run_folder(path, is_own_file):
-    """Removes links and our own files under `path`, bottom up, never
-    following a link. Folders left holding foreign files stay."""
-    if not run_links.remove_links_and_own_files(path, is_own_file):
-        log.warning("left %s in place: it holds files the monitor did not write", path)
+def _is_dir(path):
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _is_real_dir(entry):
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False

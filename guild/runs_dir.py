@@ -18,6 +18,7 @@ import os
 
 from guild import run as runlib
 from guild import run_names
+from guild.regular_files import open_regular
 
 log = logging.getLogger("guild")
 
@@ -129,7 +130,7 @@ def read_started(run):
     a YAML parser (the first pass reads it for every run); anything else
     goes through the attr reader."""
     try:
-        with open(run.guild_path("attrs", "started"), "rb") as f:
+        with open_regular(run.guild_path("attrs", "started")) as f:
             parts = f.read(64).split()
     except OSError:
         return None

@@ -13,6 +13,7 @@ from PIL import Image
 from tensorboard.compat.proto import event_pb2, summary_pb2
 from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2
 
+from guild.regular_files import read_regular
 from guild.tfevent import EventFileWriter
 
 # TensorBoard's names for hparams summaries (tensorboard.plugins.hparams.
@@ -22,8 +23,10 @@ HPARAMS_EXPERIMENT_TAG = "_hparams_/experiment"
 HPARAMS_SESSION_START_TAG = "_hparams_/session_start_info"
 HPARAMS_SESSION_END_TAG = "_hparams_/session_end_info"
 
-# Images with more pixels than this are refused before decoding.
+# Images with more pixels than this are refused before decoding, and image
+# files larger than this before reading.
 MAX_IMAGE_PIXELS = 40_000_000
+MAX_IMAGE_BYTES = 64 * 1024 * 1024
 
 _file_counter = itertools.count()
 
@@ -248,38 +251,33 @@ def set_hparam_value(proto_value, val):
 def image_summary(path):
     """Return a `Summary.Image` for the image at `path`, as PNG.
 
-    Raises ValueError when the image can't be read or is too large.
+    Only a regular file of at most `MAX_IMAGE_BYTES` is read (a FIFO or a
+    device named like an image is refused before a byte is read). Raises
+    ValueError when the image can't be read or is too large.
     """
-    plain = plain_png(path)
+    try:
+        data = read_regular(path, MAX_IMAGE_BYTES)
+    except OSError as e:
+        raise ValueError(f"cannot read image {path}: {e.strerror or e}") from e
+    plain = plain_png(data)
     if plain is not None:
-        width, height, bands, data = plain
-        if width * height > MAX_IMAGE_PIXELS:
-            raise ValueError(
-                f"image {path} is too large ({width}x{height} pixels, "
-                f"limit {MAX_IMAGE_PIXELS})"
-            )
+        width, height, bands = plain
+        _check_pixels(path, width, height)
         return summary_pb2.Summary.Image(
             height=height, width=width, colorspace=bands, encoded_image_string=data
         )
     try:
-        im = Image.open(path)
+        im = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as e:
         raise ValueError(f"image {path} is too large: {e}") from e
     except Exception as e:
         raise ValueError(f"cannot read image {path}: {e}") from e
     with im:
-        width, height = im.size
-        if width * height > MAX_IMAGE_PIXELS:
-            raise ValueError(
-                f"image {path} is too large ({width}x{height} pixels, "
-                f"limit {MAX_IMAGE_PIXELS})"
-            )
+        _check_pixels(path, *im.size)
         try:
             im.load()
             if im.format == "PNG" and im.mode in _PNG_AS_IS_MODES:
-                # Decoded whole, so sound: its own bytes are the summary.
-                with open(path, "rb") as f:
-                    encoded = f.read()
+                encoded = data  # decoded whole, so sound: its own bytes are the summary
             else:
                 im = image_for_summary(im)
                 png = io.BytesIO()
@@ -295,6 +293,14 @@ def image_summary(path):
         )
 
 
+def _check_pixels(path, width, height):
+    if width * height > MAX_IMAGE_PIXELS:
+        raise ValueError(
+            f"image {path} is too large ({width}x{height} pixels, "
+            f"limit {MAX_IMAGE_PIXELS})"
+        )
+
+
 # PNG modes TensorBoard shows as they are: 8-bit gray, RGB, with alpha.
 _PNG_AS_IS_MODES = ("L", "LA", "RGB", "RGBA")
 
@@ -305,15 +311,11 @@ _PNG_IHDR = struct.Struct(">IIBBBBB")
 _PNG_BANDS = {0: 1, 2: 3, 4: 2, 6: 4}
 
 
-def plain_png(path):
-    """`(width, height, bands, bytes)` of an 8-bit gray, gray+alpha, RGB or
-    RGBA PNG whose chunks are whole (every CRC good, IEND last), read
-    without decoding it; None for anything else, which goes to Pillow."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
+def plain_png(data):
+    """`(width, height, bands)` of PNG bytes `data` that are an 8-bit gray,
+    gray+alpha, RGB or RGBA image whose chunks are whole (every CRC good,
+    IEND last), read without decoding it; None for anything else, which
+    goes to Pillow."""
     if not data.startswith(_PNG_SIGNATURE) or len(data) < 33:
         return None
     width, height, depth, color, _c, _f, interlace = _PNG_IHDR.unpack_from(data, 16)
@@ -330,7 +332,7 @@ def plain_png(path):
         if zlib.crc32(data[pos + 4 : end]) != crc:
             return None
         if kind == b"IEND":
-            return width, height, _PNG_BANDS[color], data
+            return width, height, _PNG_BANDS[color]
         pos = end + 4
     return None
 

@@ -11,8 +11,6 @@ import os
 import stat
 import time
 
-from guild import event_files
-from guild import event_guard
 from guild import run_hparams
 from guild import run_images
 from guild import run_links
@@ -94,7 +92,7 @@ class RunsMonitor(run_util.RunsMonitor):
         stopped = []
         for run in runs:
             folder = self._folders.get(run.id)
-            if folder is None or folder.active or folder.fast_check_changed():
+            if folder is None or folder.active or folder.dirty or folder.fast_check_changed():
                 stale.add(run.id)
             else:
                 stopped.append(run.id)
@@ -119,11 +117,14 @@ class RunsMonitor(run_util.RunsMonitor):
         self._rotation = start + checked
         return changed
 
-    def _after_scan(self, entries):
-        present = {entry.name for entry in entries}
-        for folder in self._folders.values():
-            if os.path.basename(folder.run_logdir) not in present:
-                folder.forget()
+    def _after_scan(self, our_names):
+        for run_id, folder in list(self._folders.items()):
+            if os.path.basename(folder.run_logdir) not in our_names:
+                del self._folders[run_id]  # removed by hand: rebuilt next pass
+
+    def _forget_run_folders(self):
+        self._folders = {}
+        self._unverified = {}
 
     # Refreshing a run
 
@@ -149,9 +150,9 @@ class RunsMonitor(run_util.RunsMonitor):
             if folder is None or not folder.links.verify_event_files(deadline):
                 del self._unverified[run_id]
 
-    def _refresh_run(self, run, run_logdir):
+    def _refresh_run(self, run, run_logdir, fresh):
         folder = self._folders.get(run.id)
-        if folder is None or folder.run_logdir != run_logdir:
+        if fresh or folder is None or folder.run_logdir != run_logdir:
             folder = self._folders[run.id] = _RunFolder(run, run_logdir, self)
         folder.refresh(run, self._experiment_cb if self.log_experiment else None)
         if folder.links.guard.unverified():
@@ -162,8 +163,6 @@ class RunsMonitor(run_util.RunsMonitor):
             self._experiment = run_hparams.experiment_for_runs(self._pass_runs, self.log_time)
         return self._experiment
 
-    def _is_own_file(self, path):
-        return is_monitor_file(path)
 
 
 # A stopped run's subfolders, `.guild/`, attrs and label are checked every
@@ -180,28 +179,36 @@ class _RunFolder:
     """What the monitor keeps for one run's folder between passes."""
 
     __slots__ = (
-        "run_dir", "run_logdir", "active", "links", "session", "images",
+        "run_dir", "run_logdir", "active", "dirty", "links", "session", "images",
         "_label_sig", "_watched",
     )
 
     def __init__(self, run, run_logdir, monitor):
+        files = monitor.files
         self.run_dir = run.dir
         self.run_logdir = run_logdir
         self.active = True
+        self.dirty = True  # until a refresh wrote everything it had to
         self._label_sig = None
         self._watched = ()  # (path, mtime_ns) checked every pass
-        remove_temp_files(run_logdir)
-        self.links = run_links.RunLinks(run.dir, run_logdir, _RESERVED_NAMES)
+        remove_temp_files(run_logdir, files)
+        self.links = run_links.RunLinks(run.dir, run_logdir, files, _RESERVED_NAMES)
         self.session = (
-            run_hparams.RunSession(run_logdir, monitor.log_time)
+            run_hparams.RunSession(run_logdir, monitor.log_time, files)
             if monitor.log_hparams
             else None
         )
         self.images = (
-            run_images.RunImages(run.dir, run_logdir) if monitor.log_images else None
+            run_images.RunImages(run.dir, run_logdir, files) if monitor.log_images else None
         )
 
     def refresh(self, run, experiment_cb):
+        """Brings the folder up to date. What a failed write (a full disk,
+        the folder gone) left undone makes the folder `dirty`: it is
+        refreshed in full again at the next pass."""
+        if self.dirty:  # the last refresh was cut short: walk the run again
+            self.links.dir_mtimes = None
+        self.dirty = True
         if not _is_dir(self.run_dir):
             log.warning("run %s is gone (%s); skipping it", run.id, self.run_dir)
             return
@@ -216,12 +223,13 @@ class _RunFolder:
             self.images.refresh(run_files)
         self._label_sig = _file_sig(os.path.join(self.run_dir, ".guild", "attrs", "label"))
         self._watched = self._fast_watch()
+        self.dirty = self.links.dir_mtimes is None or bool(self.images and not self.images.complete)
 
     def _fast_watch(self):
         # The top folder (entries added or removed there), folders mirrored
         # rather than linked whole (their new files need links), the images,
         # and the folders holding them (where new images come).
-        mtimes = self.links.dir_mtimes
+        mtimes = self.links.dir_mtimes or {}
         dirs = {""}
         dirs.update(self.links.mirrored_dirs)
         if self.images:
@@ -255,10 +263,6 @@ class _RunFolder:
             or not _is_dir(self.run_logdir)
         )
 
-    def forget(self):
-        """The folder was removed by hand: rebuild it next pass."""
-        self.active = True
-        self.links.dir_mtimes = None
 
 
 def _is_dir(path):
@@ -276,33 +280,22 @@ def _file_sig(path):
     return st.st_mtime_ns, st.st_size
 
 
-def remove_temp_files(run_logdir):
-    """Removes what a monitor killed mid-write left: its temporary files."""
+def remove_temp_files(run_logdir, files):
+    """Removes what a monitor killed mid-write left: its temporary files
+    (named with the log directory's token)."""
     for sub in ("", ".guild", run_images.IMAGES_DIR):
         try:
-            entries = list(os.scandir(os.path.join(run_logdir, sub)))
+            with os.scandir(os.path.join(run_logdir, sub)) as it:
+                entries = list(it)
         except OSError:
             continue
         for entry in entries:
-            if event_files.is_temp_file(entry.name) and entry.is_file(follow_symlinks=False):
+            if files.is_temp_name(entry.name) and entry.is_file(follow_symlinks=False):
                 log.debug("removing leftover %s", entry.path)
                 try:
                     os.unlink(entry.path)
                 except OSError:
                     pass
-
-
-def is_monitor_file(path):
-    """True when `path`, a regular file in a run folder, is one the monitor writes."""
-    name = os.path.basename(path)
-    parent = os.path.basename(os.path.dirname(path))
-    return (
-        name in run_hparams.ROOT_FILES
-        or event_files.is_temp_file(name)
-        or event_guard.is_repaired_name(name)
-        or (parent == ".guild" and name == "hparams")
-        or (parent == run_images.IMAGES_DIR and run_images.is_image_summary_name(name))
-    )
 
 
 if __name__ == "__main__":  # python -m guild.tensorboard: the guild-tensorboard command

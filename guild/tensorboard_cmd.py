@@ -20,7 +20,7 @@ import threading
 import webbrowser
 
 from guild import progress as progresslib
-from guild import run_util
+from guild import logdir_claim
 from guild import runs_dir as runs_dirlib
 from guild import tensorboard_server
 from guild import tensorboard_session
@@ -244,16 +244,21 @@ def run(args, guild_home=None):
     source = runs_source(args, guild_home or args.guild_home)
     if args.export_scalars:
         return export_scalars(source(), args.export_scalars)
-    session = tensorboard_session.Session(
-        source,
-        logdir=args.logdir,
-        keep_logdir=args.keep_logdir or args.test_logdir,
-        refresh_interval=args.refresh_interval,
-        log_images=not args.skip_images,
-        log_hparams=not args.skip_hparams,
-        run_name_cb=run_name_cb(args),
-        tensorboard_options=args.tensorboard_options,
-    )
+    try:
+        if args.logdir:
+            logdir_claim.check_apart_from_home(os.path.realpath(args.logdir), source.runs_dir)
+        session = tensorboard_session.Session(
+            source,
+            logdir=args.logdir,
+            keep_logdir=args.keep_logdir or args.test_logdir,
+            refresh_interval=args.refresh_interval,
+            log_images=not args.skip_images,
+            log_hparams=not args.skip_hparams,
+            run_name_cb=run_name_cb(args),
+            tensorboard_options=args.tensorboard_options,
+        )
+    except logdir_claim.LogdirError as e:
+        raise UsageError(str(e)) from None
     try:
         with _stop_on_signals():
             _prepare(session)
@@ -298,8 +303,10 @@ def _prepare(session):
     bar = progresslib.ProgressBar(sys.stderr)
     try:
         session.prepare(bar)
-    except run_util.LogdirInUse as e:
+    except logdir_claim.LogdirInUse as e:
         raise CommandError(str(e)) from None
+    except logdir_claim.LogdirError as e:
+        raise UsageError(str(e)) from None
     except Exception as e:
         log.debug("first pass failed", exc_info=True)
         raise CommandError("cannot prepare runs: %s" % e) from None

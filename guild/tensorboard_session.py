@@ -11,9 +11,7 @@ unless it is kept.
 import logging
 import os
 import re
-import shutil
 import tempfile
-import time
 
 from guild import run_names
 from guild import tensorboard
@@ -43,15 +41,20 @@ class Session:
         self.refresh_interval = refresh_interval
         self.tensorboard_options = dict(tensorboard_options or {})
         self.progress = None
-        self.monitor = tensorboard.RunsMonitor(
-            self.logdir,
-            list_runs_cb,
-            interval=refresh_interval,
-            log_images=log_images,
-            log_hparams=log_hparams,
-            run_name_cb=run_name_cb,
-            progress_cb=self._progress,
-        )
+        try:
+            self.monitor = tensorboard.RunsMonitor(
+                self.logdir,
+                list_runs_cb,
+                interval=refresh_interval,
+                log_images=log_images,
+                log_hparams=log_hparams,
+                run_name_cb=run_name_cb,
+                progress_cb=self._progress,
+            )
+        except Exception:
+            if self.temp_logdir:
+                os.rmdir(self.logdir)
+            raise
         self.app = None
         self.server = None
         self.url = None
@@ -68,8 +71,8 @@ class Session:
         """The first monitor pass, in this thread; `progress` (a
         `guild.progress.ProgressBar`) follows it run by run.
 
-        Raises `guild.run_util.LogdirInUse` when another monitor holds the
-        log directory.
+        Raises `guild.run_util.LogdirError` for a log directory it must not
+        use (`LogdirInUse` when another monitor holds it).
         """
         self.progress = progress
         try:
@@ -117,25 +120,18 @@ class Session:
             tensorboard_server.stop_app(self.app)
             self.app = None
         if not self.keep_logdir:
-            remove_logdir(self.logdir)
+            left = self.monitor.remove_logdir()
+            if left:
+                log.warning(
+                    "left log directory %s in place: it holds %s, which the monitor did not make",
+                    self.logdir, left[0],
+                )
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
-
-
-def remove_logdir(path, attempts=5):
-    """Removes a log directory the session made. Its links are removed,
-    never followed. A monitor pass still finishing can add files while it
-    goes, so it tries again a few times."""
-    for attempt in range(attempts):
-        shutil.rmtree(path, ignore_errors=True)
-        if not os.path.lexists(path):
-            return
-        time.sleep(0.2 * (attempt + 1))
-    log.warning("cannot remove log directory %s", path)
 
 
 # Run names from flags (`--run-name-flags`)

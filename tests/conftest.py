@@ -1,6 +1,18 @@
+import atexit
+import os
+import shutil
+import tempfile
+
 import pytest
 
 from guild import _test
+
+# The monitor's journals of log directories (`guild.logdir_claim`) go to a
+# folder of the test session's, not to the user's state folder; commands
+# run in subprocesses inherit it.
+_STATE = tempfile.mkdtemp(prefix="guild-tensorboard-state-")
+os.environ["GUILD_TENSORBOARD_STATE"] = _STATE
+atexit.register(shutil.rmtree, _STATE, True)
 
 
 @pytest.fixture(autouse=True)

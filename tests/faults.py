@@ -7,6 +7,7 @@ import zlib
 
 from PIL import Image
 
+from guild.own_files import OwnFiles
 from guild.records import encode_record, masked_crc32c
 from guild.tensorboard import RunsMonitor
 
@@ -19,7 +20,7 @@ class World:
 
     def __init__(self, root):
         self.root = str(root)
-        self.runs_dir = os.path.join(self.root, "runs")
+        self.runs_dir = os.path.join(self.root, "home", "runs")
         self.logdir = os.path.join(self.root, "logdir")
         os.makedirs(self.runs_dir, exist_ok=True)
 
@@ -27,10 +28,11 @@ class World:
         self._before = self._outside_logdir()
 
     def _outside_logdir(self):
+        logdir = os.path.relpath(self.logdir, self.root)
         return {
             path: entry
             for path, entry in snapshot(self.root).items()
-            if path != "logdir" and not path.startswith("logdir" + os.sep)
+            if path != logdir and not path.startswith(logdir + os.sep)
         }
 
     def check(self, monitor=None, good_runs=()):
@@ -38,13 +40,22 @@ class World:
         directory, every run folder a direct child of it, good runs complete,
         and a started polling thread still alive."""
         assert self._outside_logdir() == self._before
-        for name in os.listdir(self.logdir):
+        for name in os.listdir(self.logdir) if os.path.isdir(self.logdir) else ():
             assert os.path.isdir(os.path.join(self.logdir, name))
             assert os.path.dirname(os.path.join(self.logdir, name)) == self.logdir
         for run in good_runs:
             assert_complete(self.logdir, run)
         if monitor is not None and monitor._thread is not None:
             assert monitor.is_alive()
+
+
+TOKEN = "0123456789abcdef"
+
+
+def own_files(logdir):
+    """The monitor's file writer for `logdir`, for tests of the parts below
+    the monitor (which the monitor gives its log directory's token)."""
+    return OwnFiles(str(logdir), TOKEN)
 
 
 def monitor_for(world, runs, **kw):
@@ -63,8 +74,13 @@ def exercise(monitor):
         monitor.stop()
 
 
+def run_folders(logdir):
+    """The names in a log directory but the monitor's marker folder."""
+    return sorted(n for n in os.listdir(logdir) if not n.startswith(".guild-tensorboard-"))
+
+
 def run_folder(logdir, run):
-    [name] = [n for n in os.listdir(logdir) if n.startswith(run.short_id)]
+    [name] = [n for n in run_folders(logdir) if n.startswith(run.short_id)]
     return os.path.join(logdir, name)
 
 
@@ -73,7 +89,7 @@ def assert_complete(logdir, run):
     `.guild/` and source code) shown through a link, images summarized."""
     folder = run_folder(logdir, run)
     with open(os.path.join(folder, ".guild", "hparams")) as f:
-        assert f.read().strip() == "end"
+        assert f.read().split()[0] == "end"
     for dirpath, _dirs, files in os.walk(run.dir):
         rel_dir = os.path.relpath(dirpath, run.dir)
         if rel_dir.split(os.sep)[0] == ".guild":

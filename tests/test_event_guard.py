@@ -20,7 +20,7 @@ def _steps(folder):
 
 
 def test_a_growing_file_damaged_later_is_repaired_and_extended(tmp_path):
-    runs_dir = str(tmp_path / "runs")
+    runs_dir = str(tmp_path / "home" / "runs")
     run = make_run(runs_dir, lock_pid=os.getpid(), files={"train/events.out.tfevents.1.x": encode_record(_event(1))})
     path = os.path.join(run.dir, "train", "events.out.tfevents.1.x")
     logdir = str(tmp_path / "logdir")
@@ -52,7 +52,7 @@ def test_a_growing_file_damaged_later_is_repaired_and_extended(tmp_path):
 def test_records_are_verified_within_a_time_budget_per_pass(tmp_path, monkeypatch):
     from guild import tensorboard
 
-    runs_dir = str(tmp_path / "runs")
+    runs_dir = str(tmp_path / "home" / "runs")
     damaged = faults.bad_crc_events([_event(1)], _event(2), [_event(3)])
     run = make_run(runs_dir, files={"eval/events.out.tfevents.1.x": damaged})
     logdir = str(tmp_path / "logdir")

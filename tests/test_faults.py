@@ -161,7 +161,7 @@ def test_bad_run_metadata(world, caplog):
         monitor = monitor_for(world, runs)
         exercise(monitor)
     world.check(monitor, [good])
-    assert len(os.listdir(world.logdir)) == len(runs)
+    assert len(faults.run_folders(world.logdir)) == len(runs)
     groups = {g.name.split()[0]: g for g in InProcessTensorBoard(world.logdir).session_groups().session_groups}
     assert set(groups) == {run.short_id for run in runs}
     assert hparam_values(groups[non_finite.short_id])["d"] == 1.0
@@ -188,7 +188,7 @@ def test_hostile_labels_and_names(world):
     monitor = monitor_for(world, runs)
     exercise(monitor)
     world.check(monitor, [good])
-    assert len(os.listdir(world.logdir)) == len(runs)
+    assert len(faults.run_folders(world.logdir)) == len(runs)
 
     names = iter(LABELS + ["", ".", "/", "same", "same"])
     world2 = World(os.path.join(world.root, "second"))
@@ -199,7 +199,7 @@ def test_hostile_labels_and_names(world):
     monitor = RunsMonitor(world2.logdir, lambda: runs2, run_name_cb=lambda run: next(names))
     monitor.run_once()
     world2.check(monitor)
-    assert len(os.listdir(world2.logdir)) == len(runs2)
+    assert len(faults.run_folders(world2.logdir)) == len(runs2)
 
 
 def test_links_in_run_directories(world):
@@ -234,16 +234,18 @@ def test_run_vanishes_between_listing_and_refresh(world):
     monitor = monitor_for(world, [good, gone, Run("f" * 32, os.path.join(world.runs_dir, "f" * 32))])
     exercise(monitor)
     world.check(monitor, [good])
-    assert [n for n in os.listdir(world.logdir)] == [os.path.basename(run_folder(world.logdir, good))]
+    assert faults.run_folders(world.logdir) == [os.path.basename(run_folder(world.logdir, good))]
 
 
 def test_file_deleted_between_walk_and_link(world):
     run = make_run(world.runs_dir, files={"a.txt": b"a", "b.txt": b"b"})
     run_logdir = os.path.join(world.logdir, "run")
+    os.makedirs(run_logdir)
+    files = faults.own_files(world.logdir)
     links = run_links.RunTree(run.dir).links()
     os.unlink(os.path.join(run.dir, "a.txt"))
-    run_links.ensure_links(run_logdir, links)  # links a.txt, now dangling
-    run_links.RunLinks(run.dir, run_logdir).refresh()
+    run_links.ensure_links(run_logdir, links, (), run.dir, files)  # links a.txt, now dangling
+    run_links.RunLinks(run.dir, run_logdir, files).refresh()
     assert sorted(os.listdir(run_logdir)) == ["b.txt"]
 
 
@@ -254,9 +256,11 @@ def test_a_monitor_killed_mid_write_is_repaired(world):
     monitor.stop()
     folder = run_folder(world.logdir, good)
     # What a kill leaves: temporary files, a session without its marker,
-    # and a session file cut short by an older writer.
+    # and a session file cut short by an older writer. A temporary-looking
+    # file without the log directory's token is not the monitor's: it stays.
     for sub in ("", ".guild", ".images"):
-        write_file(folder, os.path.join(sub, ".guild-tmp-999-0"), b"half")
+        write_file(folder, os.path.join(sub, monitor.files.temp_prefix + "999-0"), b"half")
+    write_file(folder, ".guild-tmp-999-0", b"not ours")
     os.unlink(os.path.join(folder, ".guild", "hparams"))
     session = os.path.join(folder, "events.out.tfevents.9999999998.hparams")
     with open(session, "rb") as f:
@@ -268,8 +272,9 @@ def test_a_monitor_killed_mid_write_is_repaired(world):
     exercise(monitor)
     world.check(monitor, [good])
     leftovers = [
-        os.path.join(d, n) for d, _, ns in os.walk(folder) for n in ns if n.startswith(".guild-tmp")
+        os.path.relpath(os.path.join(d, n), folder)
+        for d, _, ns in os.walk(folder) for n in ns if n.startswith(".guild-tmp")
     ]
-    assert leftovers == []
+    assert leftovers == [".guild-tmp-999-0"]
     [group] = InProcessTensorBoard(world.logdir).session_groups().session_groups
     assert hparam_values(group)["lr"] == 0.1

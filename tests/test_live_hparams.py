@@ -34,7 +34,7 @@ def _groups_by_short_id(tb):
 
 @pytest.mark.parametrize("loader", sorted(LOADERS))
 def test_hparams_stay_live_without_restarting_tensorboard(loader, tmp_path, sleeper):
-    runs_dir = str(tmp_path / "runs")
+    runs_dir = str(tmp_path / "home" / "runs")
     done = make_run(
         runs_dir,
         flags={"lr": 0.1, "opt": "adam", "epochs": 3, "fast": True, "layers": [64, 32], "seed": None},
@@ -125,7 +125,7 @@ def _experiment_with(tb, hparam, metric):
 def test_logspec_experiment_uses_compare_specs_and_groups(tmp_path):
     from tensorboard_client import InProcessTensorBoard
 
-    runs_dir = str(tmp_path / "runs")
+    runs_dir = str(tmp_path / "home" / "runs")
     make_run(
         runs_dir,
         flags={"lr": 0.1},

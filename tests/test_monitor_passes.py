@@ -4,6 +4,7 @@ vanished runs by the next pass; deeper changes of stopped runs within
 `DEEP_CHECK_PASSES` passes (their files show at once through the links)."""
 
 import os
+import shutil
 
 from guild import _test
 from guild import run_util
@@ -38,7 +39,7 @@ def _image_summaries(logdir, run):
 
 
 def test_new_files_show_by_the_next_pass(tmp_path, no_deep_checks):
-    runs_dir = str(tmp_path / "runs")
+    runs_dir = str(tmp_path / "home" / "runs")
     run = make_run(runs_dir, files={"out/a.txt": b"a"}, sources=["src/train.py"])
     logdir, monitor = _monitor(tmp_path, runs_dir)
     folder = faults.run_folder(logdir, run)
@@ -55,7 +56,7 @@ def test_new_files_show_by_the_next_pass(tmp_path, no_deep_checks):
 
 
 def test_a_modified_image_is_summarized_by_the_next_pass(tmp_path, no_deep_checks):
-    runs_dir = str(tmp_path / "runs")
+    runs_dir = str(tmp_path / "home" / "runs")
     run = make_run(runs_dir)
     faults.good_png(os.path.join(run.dir, "plot.png"))
     logdir, monitor = _monitor(tmp_path, runs_dir)
@@ -66,7 +67,7 @@ def test_a_modified_image_is_summarized_by_the_next_pass(tmp_path, no_deep_check
 
 
 def test_status_changes_show_by_the_next_pass(tmp_path, no_deep_checks):
-    runs_dir = str(tmp_path / "runs")
+    runs_dir = str(tmp_path / "home" / "runs")
     run = make_run(runs_dir, lock_pid=os.getpid())
     logdir, monitor = _monitor(tmp_path, runs_dir)
     folder = faults.run_folder(logdir, run)
@@ -78,21 +79,21 @@ def test_status_changes_show_by_the_next_pass(tmp_path, no_deep_checks):
 
 
 def test_new_and_vanished_runs_by_the_next_pass(tmp_path, no_deep_checks):
-    runs_dir = str(tmp_path / "runs")
+    runs_dir = str(tmp_path / "home" / "runs")
     first = make_run(runs_dir)
     logdir, monitor = _monitor(tmp_path, runs_dir)
     second = make_run(runs_dir)
     monitor.run_once()
-    assert sorted(n.split()[0] for n in os.listdir(logdir)) == sorted([first.short_id, second.short_id])
+    assert sorted(n.split()[0] for n in faults.run_folders(logdir)) == sorted([first.short_id, second.short_id])
     import shutil
 
     shutil.rmtree(first.dir)
     monitor.run_once()
-    assert [n.split()[0] for n in os.listdir(logdir)] == [second.short_id]
+    assert [n.split()[0] for n in faults.run_folders(logdir)] == [second.short_id]
 
 
 def test_deeper_changes_of_stopped_runs_within_a_turn_of_deep_checks(tmp_path):
-    runs_dir = str(tmp_path / "runs")
+    runs_dir = str(tmp_path / "home" / "runs")
     runs = [make_run(runs_dir, files={"out/a.txt": b"a"}) for _ in range(25)]
     logdir, monitor = _monitor(tmp_path, runs_dir)
     run = runs[7]
@@ -105,18 +106,18 @@ def test_deeper_changes_of_stopped_runs_within_a_turn_of_deep_checks(tmp_path):
 
 
 def test_a_run_folder_removed_by_hand_is_rebuilt(tmp_path):
-    runs_dir = str(tmp_path / "runs")
+    runs_dir = str(tmp_path / "home" / "runs")
     run = make_run(runs_dir, files={"a.txt": b"a"})
     logdir, monitor = _monitor(tmp_path, runs_dir)
     folder = faults.run_folder(logdir, run)
-    run_util.remove_run_folder(folder, tensorboard.is_monitor_file)
+    shutil.rmtree(folder)
     for _ in range(run_util.RESCAN_PASSES + 1):
         monitor.run_once()
     assert os.path.islink(os.path.join(faults.run_folder(logdir, run), "a.txt"))
 
 
 def test_a_new_image_beside_others_is_summarized_by_the_next_pass(tmp_path, no_deep_checks):
-    runs_dir = str(tmp_path / "runs")
+    runs_dir = str(tmp_path / "home" / "runs")
     run = make_run(runs_dir)
     os.makedirs(os.path.join(run.dir, "images"))
     faults.good_png(os.path.join(run.dir, "images", "a.png"))

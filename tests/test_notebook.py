@@ -14,6 +14,8 @@ from nbformat.v4 import new_code_cell, new_notebook
 from guild import demo
 from guild import notebook
 
+import faults
+
 from tensorboard_client import wait_for
 
 KERNEL_NAME = "guild-tensorboard-test"
@@ -93,7 +95,7 @@ def test_a_notebook_shows_tensorboard_inline_and_stops_it(guild_home, kernel_env
         tags = wait_for(lambda: _get_json(url + "data/plugin/images/tags"))
         [images] = [tags[run] for run in tags if " copy-images " in run]
         assert sorted(images) == ["favicon-copy.png", "heart-copy.jpg"]
-        assert len([name for name in os.listdir(logdir)]) == 4
+        assert len(faults.run_folders(logdir)) == 4
 
         client.execute_cell(nb.cells[3], 3)
         assert "stopped" in _text_output(nb.cells[3])
@@ -115,7 +117,7 @@ def test_start_in_process_with_options(guild_home, tmp_path):
         guild_home, runs=["1:"], operations="echo", run_name_flags="x_flag", logdir=logdir, port=0
     ) as tb:
         assert notebook.running() == [tb]
-        flags = sorted(name.rsplit(" ", 1)[1] for name in os.listdir(logdir))
+        flags = sorted(name.rsplit(" ", 1)[1] for name in faults.run_folders(logdir))
         assert flags == ["x_flag=-0.5", "x_flag=1.123", "x_flag=2.5"]
         assert _get_json(tb.url + "data/environment")
         assert "running at" in repr(tb)

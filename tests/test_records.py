@@ -3,6 +3,7 @@ import os
 import struct
 
 import google_crc32c
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -224,3 +225,91 @@ def test_roundtrip_and_truncation_property(tmp_path_factory, records, data):
     assert prefix == records[: len(prefix)]
     write_file(path, encoded)
     assert prefix + list(reader.read_records()) == records
+
+
+# Damage: resync past any bytes, slices to a deadline, holes skipped
+
+
+def _records(n, size=10):
+    return [b"%0*d" % (size, i) for i in range(n)]
+
+
+def _encoded(datas):
+    return b"".join(encode_record(d) for d in datas)
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [
+        b"\0" * 100000,
+        b"\0" * 11,
+        os.urandom(50000),
+        struct.pack("<I", 7) * 20000,  # four zero bytes every eight: candidates everywhere
+        bytes(range(256)) * 200,
+        b"\0" * 70000 + b"\1" + b"\0" * 70000,
+    ],
+    ids=["zeros", "eleven-zeros", "random", "small-ints", "ramp", "zeros-with-a-bump"],
+)
+def test_the_next_good_record_is_found_past_any_junk(tmp_path, junk):
+    path = tmp_path / "records"
+    before, after = _records(3), _records(3, 30)
+    write_file(path, _encoded(before) + junk + _encoded(after))
+    assert read_all(path) == before + after
+
+
+def test_next_record_start_skips_zero_runs_and_finds_headers_among_them():
+    from guild.records import next_record_start
+
+    rec = encode_record(b"data")
+    buf = b"\0" * 200000 + rec + b"\0" * 50
+    assert next_record_start(buf, 0) == 200000
+    assert next_record_start(buf, 200001) >= len(buf) - 11  # none after: the tail may hold one
+    assert next_record_start(b"\0" * 5, 0) == 0
+
+
+def test_a_deadline_stops_a_read_at_a_record_boundary_and_it_resumes(tmp_path, monkeypatch):
+    import guild.records
+
+    path = tmp_path / "records"
+    datas = _records(20000)
+    write_file(path, _encoded(datas))
+    monkeypatch.setattr(guild.records, "_CLOCK_EVERY", 100)
+    reader = RecordReader(path)
+    got = []
+    slices = 0
+    while not reader.at_end or not slices:
+        deadline = guild.records.time.monotonic() + 0.002
+        got.extend(reader.read_records(deadline))
+        slices += 1
+    assert got == datas
+    assert slices > 1  # it did stop part way, inside the file
+
+
+def test_a_hole_past_damage_is_skipped_unread(tmp_path, monkeypatch):
+    path = tmp_path / "records"
+    head, tail = _records(2), _records(2, 20)
+    write_file(path, _encoded(head) + b"\xff" * 20)
+    with open(path, "r+b") as f:
+        f.truncate(8 << 30)  # 8 GiB, a hole: reading it would take a minute
+        f.seek(0, os.SEEK_END)
+        f.write(_encoded(tail))
+    before = _bytes_read_by_this_process()
+    assert read_all(path) == head + tail
+    assert _bytes_read_by_this_process() - before < 64 << 20
+
+
+def _bytes_read_by_this_process():
+    with open("/proc/self/io") as f:
+        return int(next(line for line in f if line.startswith("rchar:")).split()[1])
+
+
+def test_scan_lengths_finds_bad_headers_and_pauses_at_a_deadline(tmp_path):
+    from guild.records import SCAN_DAMAGED, SCAN_OK, SCAN_PAUSED, scan_lengths
+
+    path = tmp_path / "records"
+    good = _encoded(_records(3))
+    write_file(path, good + b"\0" * 64)
+    assert scan_lengths(str(path)) == (len(good), SCAN_DAMAGED)  # a zero header's CRC is bad
+    write_file(path, good + encode_record(b"x")[:7])
+    assert scan_lengths(str(path)) == (len(good), SCAN_OK)  # cut short: still being written
+    assert scan_lengths(str(path), 0, deadline=0) == (0, SCAN_PAUSED)

@@ -20,7 +20,7 @@ def test_run_attr_compare_wins(tmp_path):
 def test_guildfile_compare_operation_only_form(tmp_path):
     guildfile = tmp_path / "guild.yml"
     guildfile.write_text("train:\n  compare: [loss, 'eval#acc', '=lr']\n")
-    run = make_run(str(tmp_path / "runs"), guildfile=str(guildfile))
+    run = make_run(str(tmp_path / "home" / "runs"), guildfile=str(guildfile))
     assert run_compare.run_metrics(run) == [("", "loss"), ("eval", "acc")]
 
 
@@ -30,13 +30,13 @@ def test_guildfile_compare_model_form(tmp_path):
         "- model: cnn\n  operations:\n    train:\n      compare: [f1]\n"
         "- model: ''\n  operations:\n    train:\n      compare: [other]\n"
     )
-    run = make_run(str(tmp_path / "runs"), model="cnn", guildfile=str(guildfile))
+    run = make_run(str(tmp_path / "home" / "runs"), model="cnn", guildfile=str(guildfile))
     assert run_compare.run_metrics(run) == [("", "f1")]
 
 
 def test_missing_guildfile_falls_back_to_scalars(tmp_path):
     run = make_run(
-        str(tmp_path / "runs"),
+        str(tmp_path / "home" / "runs"),
         guildfile=str(tmp_path / "gone.yml"),
         scalars={
             ".guild": {"loss": [(1, 1.0)], "sys/cpu": [(1, 9.0)]},

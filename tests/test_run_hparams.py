@@ -5,6 +5,7 @@ from tensorboard.plugins.hparams import api_pb2, metadata
 from guild import run_hparams
 from guild.tfevent import EventReader
 
+import faults
 from guild_runs import finish_run, make_run
 
 
@@ -21,6 +22,11 @@ def _hparams_events(run_logdir):
             if value.tag in parse:
                 events.append((value.tag, parse[value.tag](value.metadata.plugin_data.content)))
     return events
+
+
+def _files(tmp_path):
+    (tmp_path / "logdir").mkdir(exist_ok=True)
+    return faults.own_files(tmp_path)
 
 
 def test_hparams_are_flags_and_sourcecode(tmp_path):
@@ -42,9 +48,9 @@ def test_flags_that_are_not_a_mapping_are_skipped(tmp_path, caplog):
 
 
 def test_a_completed_run_gets_one_session_file(tmp_path):
-    run = make_run(str(tmp_path / "runs"), flags={"x": 1}, started=10_000_000, stopped=52_500_000)
+    run = make_run(str(tmp_path / "home" / "runs"), flags={"x": 1}, started=10_000_000, stopped=52_500_000)
     run_logdir = str(tmp_path / "logdir")
-    session = run_hparams.RunSession(run_logdir, log_time=True)
+    session = run_hparams.RunSession(run_logdir, log_time=True, files=_files(tmp_path))
     session.refresh(run)
     session.refresh(run)
     assert sorted(os.listdir(run_logdir)) == [
@@ -63,16 +69,16 @@ def test_a_completed_run_gets_one_session_file(tmp_path):
 
 
 def test_a_running_run_gets_its_end_once_stopped(tmp_path):
-    run = make_run(str(tmp_path / "runs"), lock_pid=os.getpid())
+    run = make_run(str(tmp_path / "home" / "runs"), lock_pid=os.getpid())
     run_logdir = str(tmp_path / "logdir")
-    session = run_hparams.RunSession(run_logdir, log_time=True)
+    session = run_hparams.RunSession(run_logdir, log_time=True, files=_files(tmp_path))
     session.refresh(run)
     assert [tag for tag, _ in _hparams_events(run_logdir)] == [metadata.SESSION_START_INFO_TAG]
     assert not os.path.exists(os.path.join(run_logdir, run_hparams.TIME_FILE))
 
     finish_run(run, exit_status=-15)  # stopped by SIGTERM: terminated
     # A new monitor on the same log directory carries on from the marker.
-    session = run_hparams.RunSession(run_logdir, log_time=True)
+    session = run_hparams.RunSession(run_logdir, log_time=True, files=_files(tmp_path))
     session.refresh(run)
     session.refresh(run)
     events = _hparams_events(run_logdir)
@@ -85,9 +91,9 @@ def test_a_running_run_gets_its_end_once_stopped(tmp_path):
 
 
 def test_error_status_is_failure(tmp_path):
-    run = make_run(str(tmp_path / "runs"), exit_status=2)
+    run = make_run(str(tmp_path / "home" / "runs"), exit_status=2)
     run_logdir = str(tmp_path / "logdir")
-    run_hparams.RunSession(run_logdir, log_time=False).refresh(run)
+    run_hparams.RunSession(run_logdir, log_time=False, files=_files(tmp_path)).refresh(run)
     [_, (_, end)] = _hparams_events(run_logdir)
     assert end.status == api_pb2.STATUS_FAILURE
     assert not os.path.exists(os.path.join(run_logdir, run_hparams.TIME_FILE))

@@ -10,6 +10,8 @@ from guild.tfevent import EventReader
 
 from guild_runs import make_run
 
+import faults
+
 
 def _png(path, size=(4, 3), color=(255, 0, 0)):
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -17,7 +19,7 @@ def _png(path, size=(4, 3), color=(255, 0, 0)):
 
 
 def _image_tags(logdir):
-    [run_folder] = os.listdir(logdir)
+    [run_folder] = faults.run_folders(logdir)
     images_dir = os.path.join(logdir, run_folder, ".images")
     return [v.tag for e in EventReader(images_dir) for v in e.summary.value]
 
@@ -28,7 +30,7 @@ def _monitor(tmp_path, runs):
 
 
 def test_at_most_100_images_a_run(tmp_path, caplog):
-    run = make_run(str(tmp_path / "runs"))
+    run = make_run(str(tmp_path / "home" / "runs"))
     for i in range(120):
         _png(os.path.join(run.dir, "img", "%03d.png" % i))
     logdir, monitor = _monitor(tmp_path, [run])
@@ -41,7 +43,7 @@ def test_at_most_100_images_a_run(tmp_path, caplog):
 
 
 def test_a_bad_image_is_logged_and_skipped(tmp_path, caplog):
-    run = make_run(str(tmp_path / "runs"), files={"bad.png": b"not a png"})
+    run = make_run(str(tmp_path / "home" / "runs"), files={"bad.png": b"not a png"})
     _png(os.path.join(run.dir, "good.png"))
     logdir, monitor = _monitor(tmp_path, [run])
     with caplog.at_level(logging.ERROR, "guild"):
@@ -60,7 +62,7 @@ def test_a_bad_image_is_logged_and_skipped(tmp_path, caplog):
 def test_linked_and_source_images_are_not_summarized(tmp_path):
     elsewhere = str(tmp_path / "input.png")
     _png(elsewhere)
-    run = make_run(str(tmp_path / "runs"), sources=["logo.png"])
+    run = make_run(str(tmp_path / "home" / "runs"), sources=["logo.png"])
     _png(os.path.join(run.dir, "logo.png"))
     _png(os.path.join(run.dir, "out.png"))
     os.symlink(elsewhere, os.path.join(run.dir, "input.png"))
@@ -70,7 +72,7 @@ def test_linked_and_source_images_are_not_summarized(tmp_path):
 
 
 def test_a_restarted_monitor_does_not_repeat_summaries(tmp_path):
-    run = make_run(str(tmp_path / "runs"))
+    run = make_run(str(tmp_path / "home" / "runs"))
     _png(os.path.join(run.dir, "a.png"))
     logdir, monitor = _monitor(tmp_path, [run])
     monitor.run_once()
@@ -81,7 +83,7 @@ def test_a_restarted_monitor_does_not_repeat_summaries(tmp_path):
     os.utime(os.path.join(run.dir, "a.png"), ns=(1, 2 * 10**18))
     RunsMonitor(logdir, lambda: [run], log_hparams=False).run_once()
     assert _image_tags(logdir) == ["a.png", "a.png"]
-    [run_folder] = os.listdir(logdir)
+    [run_folder] = faults.run_folders(logdir)
     names = sorted(os.listdir(os.path.join(logdir, run_folder, ".images")))
     digest = run_images.image_path_digest("a.png")
     assert names == [run_images.image_summary_name(i, digest) for i in (0, 1)]

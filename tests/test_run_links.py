@@ -2,6 +2,7 @@ import os
 
 from guild import run_links
 
+import faults
 from guild_runs import make_run, write_file
 
 
@@ -15,9 +16,14 @@ def _links(run_logdir):
     return found
 
 
+def _files(tmp_path):
+    os.makedirs(tmp_path / "logdir" / "run", exist_ok=True)
+    return faults.own_files(tmp_path / "logdir")
+
+
 def _run_with_files(tmp_path):
     run = make_run(
-        str(tmp_path / "runs"),
+        str(tmp_path / "home" / "runs"),
         files={"model.ckpt": b"w", "train/log.txt": b"l", "a/b/c.txt": b"c", "pkg/notes.txt": b"n"},
         scalars={".guild": {"loss": [(1, 1.0)]}, "train": {"acc": [(1, 1.0)]}},
         sources=["train.py", "pkg/util.py"],
@@ -33,7 +39,7 @@ def _run_with_files(tmp_path):
 def test_links_show_the_run(tmp_path):
     run = _run_with_files(tmp_path)
     run_logdir = str(tmp_path / "logdir" / "run")
-    links = run_links.RunLinks(run.dir, run_logdir, (".images",))
+    links = run_links.RunLinks(run.dir, run_logdir, _files(tmp_path), (".images",))
     run_files = links.refresh()
     [guild_event] = [name for name in os.listdir(os.path.join(run.dir, ".guild")) if "tfevents" in name]
     [train_event] = [name for name in os.listdir(os.path.join(run.dir, "train")) if "tfevents" in name]
@@ -58,7 +64,7 @@ def test_links_show_the_run(tmp_path):
 def test_links_follow_changes(tmp_path):
     run = _run_with_files(tmp_path)
     run_logdir = str(tmp_path / "logdir" / "run")
-    links = run_links.RunLinks(run.dir, run_logdir)
+    links = run_links.RunLinks(run.dir, run_logdir, _files(tmp_path))
     links.refresh()
     write_file(run.dir, "a/b/new.txt", b"n")
     assert os.path.exists(os.path.join(run_logdir, "a", "b", "new.txt"))  # through the link
@@ -87,9 +93,9 @@ def test_links_follow_changes(tmp_path):
 def test_orphaned_links_are_removed_by_a_new_monitor(tmp_path):
     run = _run_with_files(tmp_path)
     run_logdir = str(tmp_path / "logdir" / "run")
-    run_links.RunLinks(run.dir, run_logdir).refresh()
+    run_links.RunLinks(run.dir, run_logdir, _files(tmp_path)).refresh()
     os.unlink(os.path.join(run.dir, "model.ckpt"))
-    run_links.RunLinks(run.dir, run_logdir).refresh()
+    run_links.RunLinks(run.dir, run_logdir, _files(tmp_path)).refresh()
     assert not os.path.lexists(os.path.join(run_logdir, "model.ckpt"))
 
 

@@ -8,11 +8,13 @@ from guild import run_util
 from guild.tensorboard import RunsMonitor
 
 from guild_runs import make_run
+
+import faults
 from run_snapshot import snapshot
 
 
 def test_unlisted_run_folder_removed_without_following_links(tmp_path):
-    runs_dir = str(tmp_path / "runs")
+    runs_dir = str(tmp_path / "home" / "runs")
     run = make_run(runs_dir, files={"out/a.txt": b"a"}, scalars={".guild": {"loss": [(1, 1.0)]}})
     data = tmp_path / "data"
     data.mkdir()
@@ -22,20 +24,20 @@ def test_unlisted_run_folder_removed_without_following_links(tmp_path):
     logdir = str(tmp_path / "logdir")
     monitor = RunsMonitor(logdir, lambda: listed)
     monitor.run_once()
-    before = snapshot(str(tmp_path / "runs")), snapshot(str(data))
+    before = snapshot(str(tmp_path / "home" / "runs")), snapshot(str(data))
     listed = []
     monitor.run_once()
-    assert os.listdir(logdir) == []
-    assert (snapshot(str(tmp_path / "runs")), snapshot(str(data))) == before
+    assert faults.run_folders(logdir) == []
+    assert (snapshot(str(tmp_path / "home" / "runs")), snapshot(str(data))) == before
 
 
 def test_foreign_files_are_never_wiped(tmp_path, caplog):
-    run = make_run(str(tmp_path / "runs"))
+    run = make_run(str(tmp_path / "home" / "runs"))
     listed = [run]
     logdir = tmp_path / "logdir"
     monitor = RunsMonitor(str(logdir), lambda: listed)
     monitor.run_once()
-    [folder] = os.listdir(logdir)
+    [folder] = faults.run_folders(logdir)
     (logdir / folder / "notes.txt").write_text("mine")
     (logdir / "my-experiments").mkdir()
     (logdir / "my-experiments" / "events.out.tfevents.1.mine").write_bytes(b"")
@@ -45,21 +47,22 @@ def test_foreign_files_are_never_wiped(tmp_path, caplog):
     assert (logdir / folder / "notes.txt").read_text() == "mine"
     assert (logdir / "my-experiments" / "events.out.tfevents.1.mine").exists()
     assert sorted(os.listdir(logdir / folder)) == ["notes.txt"]  # our files went
-    assert "did not write" in caplog.text
+    assert "the monitor did not make" in caplog.text
+    assert "my-experiments was not made by the monitor" in caplog.text
 
 
 def test_runs_with_the_same_name_get_distinct_stable_folders(tmp_path):
-    runs_dir = str(tmp_path / "runs")
+    runs_dir = str(tmp_path / "home" / "runs")
     a = make_run(runs_dir)
     b = make_run(runs_dir)
     listed = [a]
     logdir = str(tmp_path / "logdir")
     monitor = RunsMonitor(logdir, lambda: listed, run_name_cb=lambda run: "same")
     monitor.run_once()
-    assert os.listdir(logdir) == ["same"]
+    assert faults.run_folders(logdir) == ["same"]
     listed = [b, a]  # newest first: the new run must not take over "same"
     monitor.run_once()
-    assert sorted(os.listdir(logdir)) == ["same", "same %s" % b.short_id]
+    assert faults.run_folders(logdir) == ["same", "same %s" % b.short_id]
     assert monitor._names[a.id] == "same"
 
 

@@ -57,7 +57,7 @@ def _churn(runs_dir, stop, rng, counts):
 
 
 def test_soak(tmp_path, caplog):
-    runs_dir = str(tmp_path / "runs")
+    runs_dir = str(tmp_path / "home" / "runs")
     os.makedirs(runs_dir)
     logdir = str(tmp_path / "logdir")
     monitor = RunsMonitor(logdir, lambda: _test.list_runs(runs_dir), interval=0.1)
@@ -80,7 +80,7 @@ def test_soak(tmp_path, caplog):
     assert counts["created"] > 50 and counts["deleted"] > 10 and counts["grown"] > 50
 
     runs = _test.list_runs(runs_dir)
-    folders = sorted(os.listdir(logdir))
+    folders = faults.run_folders(logdir)
     assert sorted(name.split()[0] for name in folders) == sorted(run.short_id for run in runs)
     for run in runs:
         folder = faults.run_folder(logdir, run)

@@ -497,17 +497,36 @@ def test_plain_png_is_read_without_decoding(tmp_path):
 
     path = tmp_path / "a.png"
     Image.new("RGBA", (5, 3), (1, 2, 3, 4)).save(path)
-    width, height, bands, data = plain_png(str(path))
-    assert (width, height, bands) == (5, 3, 4)
-    assert data == path.read_bytes()
+    data = path.read_bytes()
+    assert plain_png(data) == (5, 3, 4)
+    assert summary.image_summary(str(path)).encoded_image_string == data
     broken = bytearray(data)
     broken[-20] ^= 0xFF  # inside a chunk: its CRC no longer matches
-    path.write_bytes(bytes(broken))
-    assert plain_png(str(path)) is None
-    path.write_bytes(data[:-12])  # no IEND
-    assert plain_png(str(path)) is None
+    assert plain_png(bytes(broken)) is None
+    assert plain_png(data[:-12]) is None  # no IEND
     Image.new("P", (2, 2)).save(path)  # palette: converted by Pillow
-    assert plain_png(str(path)) is None
+    assert plain_png(path.read_bytes()) is None
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "folder"])
+def test_special_files_named_like_images_are_refused_unread(tmp_path, kind):
+    path = tmp_path / "live.png"
+    if kind == "fifo":
+        os.mkfifo(path)  # a plain open() of it would block for ever
+    elif kind == "device":
+        os.symlink("/dev/zero", path)  # a plain read() of it would never end
+    else:
+        path.mkdir()
+    with pytest.raises(ValueError, match="cannot read image .*live.png: not a regular file"):
+        summary.image_summary(str(path))
+
+
+def test_image_files_over_the_size_bound_are_refused_unread(tmp_path, monkeypatch):
+    path = tmp_path / "big.png"
+    Image.new("RGB", (64, 64), (1, 2, 3)).save(path)
+    monkeypatch.setattr(summary, "MAX_IMAGE_BYTES", path.stat().st_size - 1)
+    with pytest.raises(ValueError, match="more than the"):
+        summary.image_summary(str(path))
 
 
 def test_hparams_tag_names_are_tensorboards():

@@ -8,6 +8,8 @@ from tensorboard.plugins.hparams import api_pb2
 from guild import _test
 from guild.tensorboard import RunsMonitor
 
+import faults
+
 from tensorboard_client import InProcessTensorBoard, hparam_values, metric_values
 from run_snapshot import snapshot
 
@@ -92,9 +94,9 @@ def test_folders_of_unlisted_runs_are_removed(sample_runs, tmp_path):
     logdir = str(tmp_path / "logdir")
     monitor = RunsMonitor(logdir, lambda: listed)
     monitor.run_once()
-    assert len(os.listdir(logdir)) == len(runs)
+    assert len(faults.run_folders(logdir)) == len(runs)
     listed = runs[1:]
     monitor.run_once()
-    names = os.listdir(logdir)
+    names = faults.run_folders(logdir)
     assert len(names) == len(runs) - 1
     assert not any(name.startswith(runs[0].short_id) for name in names)

@@ -19,6 +19,7 @@ from guild import tensorboard_cmd
 from guild import tensorboard_session
 from guild.tensorboard import RunsMonitor
 
+from run_snapshot import snapshot
 from command_process import CommandProcess, pid_is_running
 from tensorboard_client import wait_for
 
@@ -198,6 +199,45 @@ def test_a_logdir_in_use_gives_one_line(capsys, guild_home, tmp_path):
         "guild-tensorboard: error: log directory %s is in use by another runs monitor" % logdir
     )
     assert issubclass(run_util.LogdirInUse, Exception)
+
+
+@pytest.mark.parametrize(
+    "where, message",
+    [
+        ("{home}", "is the Guild home"),
+        ("{home}/runs", "is the runs directory"),
+        ("{home}/runs/new", "lies inside the runs directory"),
+        ("{run}", "lies inside the runs directory"),
+        ("{run}/tb", "lies inside the runs directory"),
+        ("{home}/cache/tb", "lies inside the Guild home"),
+        ("{mine}", "is not empty and is not a log directory this command made"),
+        ("{mine}/notes.txt", "is a file, not a folder"),
+    ],
+)
+def test_a_logdir_among_the_runs_or_of_the_users_is_refused(capsys, guild_home, tmp_path, where, message):
+    home = str(tmp_path / "home")
+    shutil.copytree(guild_home, home, symlinks=True)
+    run = os.path.join(home, "runs", sorted(os.listdir(os.path.join(home, "runs")))[0])
+    mine = tmp_path / "mine"
+    (mine / "exp1").mkdir(parents=True)
+    (mine / "notes.txt").write_text("mine")
+    os.symlink(mine / "exp1", mine / "latest")
+    (mine / "empty").mkdir()
+    before = snapshot(str(tmp_path))
+    logdir = where.format(home=home, run=run, mine=mine)
+    status, out, err = main(capsys, home, "--logdir", logdir, "--test-logdir")
+    assert (status, out) == (2, "")
+    [line] = err.splitlines()
+    assert line.startswith("guild-tensorboard: error: ") and message in line
+    assert snapshot(str(tmp_path)) == before
+
+
+def test_a_logdir_it_made_before_is_taken_again(capsys, guild_home, tmp_path):
+    logdir = str(tmp_path / "tb")
+    for _ in range(2):
+        status, out, _ = main(capsys, guild_home, "--logdir", logdir, "--test-logdir")
+        assert (status, out) == (0, logdir + "\n")
+    assert len(run_folders(logdir)) == 4
 
 
 def test_version(capsys):
