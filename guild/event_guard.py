@@ -7,8 +7,8 @@ try to allocate it and die. So the monitor checks every run event file it
 shows, incrementally (only the bytes added since it last looked), in two
 steps:
 
-- the record headers (length and length CRC), when the file is first seen
-  or grows: cheap, and it catches what would kill TensorBoard;
+- the record lengths, when the file is first seen or grows: cheap (one
+  header a record), and it catches what would kill TensorBoard;
 - the CRCs of every record's data, in a time budget each pass (`verify`),
   which finds the damage that would hide the rest of a file.
 

@@ -93,6 +93,7 @@ class LogdirClaim:
         self.folders = {}  # run folder name -> (st_ino, run dir)
         self.files = None  # OwnFiles, once open
         self._dir_id = None  # (st_dev, st_ino) of the log directory
+        self._journal_fd = None
         self._warned_journal = False
 
     # Checking, without writing
@@ -185,6 +186,7 @@ class LogdirClaim:
     def discard(self):
         """Removes the journal and the marker folder: the log directory is
         no longer the monitor's."""
+        self.close()
         for remove, path in ((os.rmdir, self.marker()), (os.unlink, self.journal)):
             try:
                 remove(path)
@@ -220,13 +222,19 @@ class LogdirClaim:
 
     def _append(self, line):
         try:
-            fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-            try:
-                os.write(fd, line)
-            finally:
-                os.close(fd)
+            if self._journal_fd is None:
+                self._journal_fd = os.open(
+                    self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600
+                )
+            os.write(self._journal_fd, line)  # unbuffered: on disk with the folder
         except OSError as e:
             self._journal_failed(e)
+
+    def close(self):
+        """Closes the journal (the monitor unlocked the log directory)."""
+        if self._journal_fd is not None:
+            os.close(self._journal_fd)
+            self._journal_fd = None
 
     def _rewrite(self):
         header = b"%s %s %s %d %d %d %s\n" % (
@@ -237,6 +245,7 @@ class LogdirClaim:
             b"+ %d %s %s\n" % (ino, _enc(name), _enc(run_dir))
             for name, (ino, run_dir) in sorted(self.folders.items())
         ]
+        self.close()
         tmp = "%s.%d.tmp" % (self.journal, os.getpid())
         try:
             os.makedirs(os.path.dirname(self.journal), mode=0o700, exist_ok=True)

@@ -76,9 +76,9 @@ def start(
         tensorboard_options=tensorboard_options,
     )
     try:
-        session.prepare()
+        session.open()
         session.start_server(host, port)
-        session.start_monitor()
+        session.start_monitor()  # the first pass goes on while TensorBoard serves
         session.serve_in_thread()
     except BaseException:
         session.close()
@@ -129,6 +129,11 @@ class NotebookTensorBoard:
         from IPython.display import IFrame
 
         return IFrame(self.url_for(tab), width="100%", height=height)
+
+    def wait(self, timeout=None):
+        """Waits until every run is in the log directory (TensorBoard serves
+        from the start, showing runs as they come); True when they are."""
+        return self._session.wait(timeout)
 
     def url_for(self, tab=None):
         return self.url + ("#%s" % tab if tab else "")

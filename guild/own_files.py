@@ -21,6 +21,7 @@ growing) opens with `O_NOFOLLOW` and checks the file is ours first.
 """
 
 import contextlib
+import errno
 import itertools
 import os
 import stat
@@ -78,6 +79,32 @@ class OwnFiles:
         chunks.extend(records.encode_record(data) for data in datas)
         self._write_file(path, b"".join(chunks), mtime_ns)
 
+    def write_new_events(self, path, values, mtime_ns=None):
+        """Writes a new event file at `path` in place (`O_EXCL`): for a file
+        no reader can see before it is whole (it is linked into view after).
+        Raises FileExistsError when `path` exists."""
+        data = b"".join(
+            [records.encode_record(self._version_event())]
+            + [
+                records.encode_record(
+                    event_pb2.Event(summary=summary_pb2.Summary(value=[value])).SerializeToString()
+                )
+                for value in values
+            ]
+        )
+        with self._parent(path) as dir_fd:
+            fd = os.open(os.path.basename(path), _NEW_FILE_FLAGS, 0o644, dir_fd=dir_fd)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    if mtime_ns is not None:
+                        os.utime(f.fileno(), ns=(mtime_ns, mtime_ns))
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.basename(path), dir_fd=dir_fd)
+                raise
+
     def append_records(self, path, datas):
         """Appends the serialized events `datas` to our event file `path`."""
         if not self.is_own_file(path):
@@ -92,7 +119,24 @@ class OwnFiles:
                 f.write(b"".join(records.encode_record(data) for data in datas))
 
     def write_marker(self, path, state):
-        self._write_file(path, ("%s %s\n" % (state, self.token)).encode())
+        """Writes a marker in place, in one write (no temporary file and
+        rename: a marker cut short reads as no marker, and what it stood
+        for is written again). A link there is replaced, never followed."""
+        data = ("%s %s\n" % (state, self.token)).encode()
+        with self._parent(path) as dir_fd:
+            name = os.path.basename(path)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+            try:
+                fd = os.open(name, flags, 0o644, dir_fd=dir_fd)
+            except OSError as e:
+                if e.errno != errno.ELOOP:
+                    raise
+                os.unlink(name, dir_fd=dir_fd)  # a link in the way: replace it
+                fd = os.open(name, flags, 0o644, dir_fd=dir_fd)
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
 
     def make_dir(self, path):
         """Makes the folder `path` (its parent must be ours); an existing
@@ -102,15 +146,21 @@ class OwnFiles:
             try:
                 os.mkdir(name, dir_fd=dir_fd)
             except FileExistsError:
-                st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-                if not stat.S_ISDIR(st.st_mode):
-                    raise NotOurFolder(0, "not a folder", path) from None
+                pass
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            if not stat.S_ISDIR(st.st_mode):
+                raise NotOurFolder(0, "not a folder", path)
+            self._trust(path, st)  # in a folder of ours: no need to resolve it
 
-    def make_link(self, path, target):
-        """Makes the link `path` -> `target`; FileExistsError when the name
-        is taken."""
-        with self._parent(path) as dir_fd:
-            os.symlink(target, os.path.basename(path), dir_fd=dir_fd)
+    def made_folder(self, path):
+        """`path`, a folder the monitor just made in the log directory, is
+        known to be ours without resolving it again."""
+        self._trust(path, os.lstat(path))
+
+    def _trust(self, path, st):
+        if len(self._verified) > 100000:
+            self._verified.clear()
+        self._verified[path] = (st.st_dev, st.st_ino)
 
     def replace_link(self, path, target):
         """Puts the link `path` -> `target` in place of what is there."""
@@ -157,9 +207,7 @@ class OwnFiles:
                 real = os.path.realpath(parent)
                 if real != self._real_root and not real.startswith(self._real_root + os.sep):
                     raise NotOurFolder(0, "folder outside the log directory", parent)
-                if len(self._verified) > 100000:
-                    self._verified.clear()
-                self._verified[parent] = dir_id
+                self._trust(parent, st)
             yield fd
         finally:
             os.close(fd)

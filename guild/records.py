@@ -329,19 +329,18 @@ SCAN_PAUSED = "paused"  # the budget ran out first: call again from the offset
 
 
 def scan_lengths(path, offset=0, deadline=None):
-    """Walks the record headers of `path` from `offset`, checking each
-    length and its CRC, not the data.
+    """Walks the record headers of `path` from `offset`, without CRCs.
 
     Returns `(offset, result)`: where the walk stopped (the end of the last
     whole record, or the damaged header) and one of `SCAN_OK`,
     `SCAN_DAMAGED` (a length above `MAX_RECORD_SIZE`, which TensorBoard's
-    readers would try to allocate, or a header whose CRC is bad, where
-    both of its loaders stop reading the file) and `SCAN_PAUSED` (the
-    `deadline`, a `time.monotonic()` value, passed). A few operations a
-    record; records larger than a chunk are skipped with a seek.
+    readers would try to allocate, or a header of zeros, a zero-filled
+    tail, which no record can have: the masked CRC of a zero length is not
+    zero) and `SCAN_PAUSED` (the `deadline`, a `time.monotonic()` value,
+    passed). A few operations a record; records larger than a chunk are
+    skipped with a seek. CRCs are `RecordReader`'s to check.
     """
     header = _HEADER
-    crc = masked_crc32c
     pos = offset
     try:
         with open_regular(path) as f:
@@ -350,11 +349,11 @@ def scan_lengths(path, offset=0, deadline=None):
                 if deadline is not None and time.monotonic() >= deadline:
                     return pos, SCAN_PAUSED
                 f.seek(pos)
-                buf = f.read(_SCAN_CHUNK_SIZE)
+                buf = f.read(min(_SCAN_CHUNK_SIZE, size - pos))
                 i = 0
                 while i + _HEADER_SIZE <= len(buf):
                     length, length_crc = header.unpack_from(buf, i)
-                    if length > MAX_RECORD_SIZE or crc(buf[i : i + 8]) != length_crc:
+                    if length > MAX_RECORD_SIZE or not (length or length_crc):
                         return pos + i, SCAN_DAMAGED
                     end = i + _HEADER_SIZE + length + _FOOTER_SIZE
                     if pos + end > size:

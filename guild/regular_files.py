@@ -44,7 +44,7 @@ def open_regular(path):
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise NotRegularFile(path, file_kind(st.st_mode))
-        return os.fdopen(fd, "rb")
+        return os.fdopen(fd, "rb", buffering=0)
     except BaseException:
         os.close(fd)
         raise
@@ -52,15 +52,29 @@ def open_regular(path):
 
 def read_regular(path, limit):
     """The bytes of the regular file `path`; raises `FileTooLarge` when it
-    holds more than `limit` bytes (checked before reading)."""
-    with open_regular(path) as f:
-        size = os.fstat(f.fileno()).st_size
-        if size > limit:
-            raise FileTooLarge(path, size, limit)
-        data = f.read(limit + 1)
-    if len(data) > limit:  # grew since fstat
-        raise FileTooLarge(path, len(data), limit)
-    return data
+    holds more than `limit` bytes (checked before reading). Called for
+    every attr of every run: plain descriptor calls, no file object."""
+    fd = os.open(path, _FLAGS)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegularFile(path, file_kind(st.st_mode))
+        if st.st_size > limit:
+            raise FileTooLarge(path, st.st_size, limit)
+        # What fstat said and a byte more (a read allocates all it asks for).
+        chunks = [os.read(fd, st.st_size + 1)]
+        total = len(chunks[0])
+        while total > st.st_size and total <= limit:  # it grew since fstat
+            more = os.read(fd, min(total, limit + 1 - total))
+            if not more:
+                break
+            chunks.append(more)
+            total += len(more)
+    finally:
+        os.close(fd)
+    if total > limit:
+        raise FileTooLarge(path, total, limit)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def file_kind(mode):

@@ -4,14 +4,18 @@ For each run the monitor writes, at the root of the run's folder:
 
 - `events.out.tfevents.9999999998.hparams`: the session start (the run's
   flags and source digest as hparams, group `<short_id> <operation>`),
-  preceded by the experiment in the legacy `logspec` form, and followed by
-  the session end when the run had already stopped;
-- `events.out.tfevents.9999999998.hparams.end`: the session end, written
-  once a run first seen running has stopped (TensorBoard keeps the first
-  metadata of a tag in a run, so the end is written exactly once, final);
-- `events.out.tfevents.9999999999.time`: the `time` metric, once stopped.
+  preceded by the experiment in the legacy `logspec` form, and followed,
+  when the run had already stopped, by the session end and the `time`
+  metric (seconds from start to stop);
+- `events.out.tfevents.9999999998.hparams.end`: the session end and the
+  `time` metric, written once a run first seen running has stopped
+  (TensorBoard keeps the first metadata of a tag in a run, so the end is
+  written exactly once, final).
 
-The names sort after the run's own event files. `.guild/hparams` records
+One file a run, two for a run first seen running: TensorBoard's data
+server holds every event file open, so each file a run costs counts
+against the open-files limit. The names sort after the run's own event
+files. `.guild/hparams` records
 what was written, so a monitor restarted on the same log directory carries
 on where the last one stopped. What is recorded was written: a write that
 fails (a full disk) raises, and the next pass writes it again.
@@ -29,10 +33,9 @@ log = logging.getLogger("guild")
 
 SESSION_FILE = "events.out.tfevents.9999999998.hparams"
 SESSION_END_FILE = SESSION_FILE + ".end"
-TIME_FILE = "events.out.tfevents.9999999999.time"
 MARKER = os.path.join(".guild", "hparams")
 
-ROOT_FILES = (SESSION_FILE, SESSION_END_FILE, TIME_FILE)
+ROOT_FILES = (SESSION_FILE, SESSION_END_FILE)
 
 NOT_STOPPED = ("running", "pending", "staged")
 
@@ -41,7 +44,7 @@ class RunSession:
     """What has been written for one run's hparams session; `files` (a
     `guild.own_files.OwnFiles`) writes and reads the monitor's files."""
 
-    __slots__ = ("run_logdir", "log_time", "files", "written", "time_written")
+    __slots__ = ("run_logdir", "log_time", "files", "written")
 
     def __init__(self, run_logdir, log_time, files):
         self.run_logdir = run_logdir
@@ -49,10 +52,16 @@ class RunSession:
         self.files = files
         marker = files.read_marker(os.path.join(run_logdir, MARKER))
         self.written = marker if marker in ("start", "end") else ""
-        self.time_written = files.is_own_file(os.path.join(run_logdir, TIME_FILE))
 
     def done(self):
-        return self.written == "end" and (self.time_written or not self.log_time)
+        return self.written == "end"
+
+    def event_files(self):
+        """How many event files the session has now."""
+        return {"": 0, "start": 1}.get(self.written, 1 + self._end_file_written())
+
+    def _end_file_written(self):
+        return os.path.lexists(os.path.join(self.run_logdir, SESSION_END_FILE))
 
     def refresh(self, run, status=None, experiment_cb=None):
         """Writes what is due for `run`, whose status (read when not given)
@@ -67,8 +76,6 @@ class RunSession:
             self._write_session(run, status, stopped, times, experiment_cb)
         elif self.written == "start" and stopped:
             self._write_session_end(status, times)
-        if self.log_time and stopped and not self.time_written:
-            self._write_time(times)
 
     def _write_session(self, run, status, stopped, times, experiment_cb):
         values = []
@@ -80,21 +87,21 @@ class RunSession:
             )
         )
         if stopped:
-            values.append(summary.session_end_value(status, _secs(times.stopped)))
+            values.extend(self._end_values(status, times))
         self._write(SESSION_FILE, values)
         self._mark("end" if stopped else "start")
 
     def _write_session_end(self, status, times):
-        end = summary.session_end_value(status, _secs(times.stopped))
-        self._write(SESSION_END_FILE, [end])
+        self._write(SESSION_END_FILE, self._end_values(status, times))
         self._mark("end")
 
-    def _write_time(self, times):
+    def _end_values(self, status, times):
+        values = [summary.session_end_value(status, _secs(times.stopped))]
         started, stopped = times.started, times.stopped
-        if _is_number(started) and _is_number(stopped):
+        if self.log_time and _is_number(started) and _is_number(stopped):
             seconds = max(0.0, (stopped - started) / 1000000)
-            self._write(TIME_FILE, [summary.scalar_value("time", seconds)])
-        self.time_written = True
+            values.append(summary.scalar_value("time", seconds))
+        return values
 
     def _write(self, name, values):
         self.files.write_events(os.path.join(self.run_logdir, name), values)

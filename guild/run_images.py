@@ -11,6 +11,9 @@ newer than its latest summary; each summary file's own mtime is set to the
 image's mtime when written, which is what the next pass compares, also
 after a restart. At most `MAX_IMAGES` distinct images a run.
 
+With an image store (`guild.image_store`: the log directory is in memory),
+the summaries are written there and `.images/` holds links to them.
+
 A name that is not valid UTF-8 is the tag with its undecodable bytes
 escaped (`h\\xf6st.png`); the digest is of the name's bytes. An image that
 cannot be read gets one error for that version; one that cannot be
@@ -57,20 +60,26 @@ class RunImages:
     """The image summaries of one run folder."""
 
     __slots__ = (
-        "run_dir", "images_dir", "files", "complete", "_images", "_latest", "_next_index",
-        "_failed", "_seen", "_warned_limit",
+        "run_dir", "run_id", "images_dir", "files", "store", "complete", "_images", "_latest",
+        "_next_index", "_failed", "_seen", "_warned_limit",
     )
 
-    def __init__(self, run_dir, run_logdir, files):
+    def __init__(self, run_dir, run_logdir, files, store=None, run_id=None):
         self.run_dir = run_dir
+        self.run_id = run_id or os.path.basename(run_dir)
         self.images_dir = os.path.join(run_logdir, IMAGES_DIR)
         self.files = files
+        self.store = store
         self.complete = True
         self._images = ()  # relpaths of the run's images, at most MAX_IMAGES
         self._latest, self._next_index = _read_image_summaries(self.images_dir)
         self._failed = {}  # relpath -> mtime_ns of the version that failed
         self._seen = {}  # relpath -> mtime_ns at the last refresh
         self._warned_limit = False
+
+    def summary_files(self):
+        """How many image summary files the run's `.images/` holds."""
+        return self._next_index
 
     def folders(self):
         """Run-relative folders holding the run's images."""
@@ -129,10 +138,14 @@ class RunImages:
             return
         self._failed.pop(relpath, None)
         digest = image_path_digest(relpath)
-        path = os.path.join(self.images_dir, image_summary_name(self._next_index, digest))
+        name = image_summary_name(self._next_index, digest)
+        path = os.path.join(self.images_dir, name)
         try:
             self.files.make_dir(self.images_dir)
-            self.files.write_events(path, [value], mtime_ns=mtime)
+            if self.store is None:
+                self.files.write_events(path, [value], mtime_ns=mtime)
+            else:
+                os.symlink(self.store.write(self.run_id, name, [value], mtime), path)
         except OSError as e:
             log.error("cannot write %s (tried again next pass): %s", path, e)
             self.complete = False
@@ -154,7 +167,7 @@ def _read_image_summaries(images_dir):
         if not m:
             continue
         try:
-            latest[m.group(2)] = entry.stat(follow_symlinks=False).st_mtime_ns
+            latest[m.group(2)] = entry.stat().st_mtime_ns  # of the summary a link points to
         except OSError:
             continue
         next_index = max(next_index, int(m.group(1)) + 1)

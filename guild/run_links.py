@@ -65,7 +65,7 @@ class RunLinks:
 
     __slots__ = (
         "run_dir", "run_logdir", "reserved_names", "files", "guard", "dir_mtimes",
-        "mirrored_dirs",
+        "mirrored_dirs", "event_files",
     )
 
     def __init__(self, run_dir, run_logdir, files, reserved_names=()):
@@ -76,6 +76,7 @@ class RunLinks:
         self.guard = event_guard.EventFileGuard(run_logdir, files)
         self.dir_mtimes = None  # run reldir -> mtime_ns, from the last walk
         self.mirrored_dirs = ()  # run subfolders mirrored, not linked whole
+        self.event_files = 0  # the run's event files shown (or their repaired copies)
 
     def refresh(self):
         """Walks the run when a folder of it changed. Returns the relpaths
@@ -107,6 +108,7 @@ class RunLinks:
 
     def _apply(self, tree):
         """Makes the folder show `tree`; True when every link was made."""
+        self.event_files = len(tree.event_files)
         damaged = self.guard.damaged()
         links = tree.links(damaged)
         mirrored = tree.mirrored_dirs(damaged)
@@ -120,9 +122,10 @@ class RunLinks:
         return failures == 0
 
     def dirs_changed(self):
+        run_dir = self.run_dir
         for reldir, mtime in self.dir_mtimes.items():
             try:
-                if os.stat(os.path.join(self.run_dir, reldir)).st_mtime_ns != mtime:
+                if os.stat(run_dir + "/" + reldir if reldir else run_dir).st_mtime_ns != mtime:
                     return True
             except OSError:
                 return True
@@ -157,13 +160,15 @@ class RunTree:
         try:
             self.dir_mtimes[reldir] = os.stat(path).st_mtime_ns
             with os.scandir(path) as it:
-                entries = sorted(it, key=lambda e: e.name)
+                entries = list(it)
         except OSError as e:
             warning_once(("walk", path), "cannot read %s: %s", path, e)
             return
         if not reldir:
             entries = [entry for entry in entries if entry.name != GUILD_DIR]
-        shown = shown_names([entry.name for entry in entries], self._reserved if not reldir else ())
+        reserved = self._reserved if not reldir else ()
+        names = [entry.name for entry in entries]
+        shown = shown_names(names, reserved) if _any_to_rename(names, reserved) else None
         shown_dir = self.shown_dirs[reldir]
         children = self.children[reldir] = []
         for entry in entries:
@@ -171,7 +176,7 @@ class RunTree:
             kind = _entry_kind(entry)
             if kind is None:
                 continue
-            name_shown = shown[entry.name]
+            name_shown = shown[entry.name] if shown else entry.name
             children.append((entry.name, kind, name_shown))
             if name_shown != entry.name:
                 self.renamed.add(rel)
@@ -219,7 +224,7 @@ class RunTree:
             self.dir_mtimes[GUILD_DIR] = os.stat(guild_dir).st_mtime_ns
             self.dir_mtimes[os.path.join(GUILD_DIR, "attrs")] = os.stat(attrs_dir).st_mtime_ns
             with os.scandir(guild_dir) as it:
-                entries = sorted(it, key=lambda e: e.name)
+                entries = sorted(it, key=_name)
         except OSError:
             return
         taken = {shown for _name, _kind, shown in self.children.get("", ())} | self._reserved
@@ -271,7 +276,7 @@ class RunTree:
             if kind == "dir" and rel in mirrored:
                 self._add_links(rel, mirrored, damaged, links)
             else:
-                links[shown_rel] = os.path.join(self.run_dir, rel)
+                links[shown_rel] = self.run_dir + "/" + rel
 
 
 def shown_names(names, reserved=()):
@@ -287,7 +292,7 @@ def shown_names(names, reserved=()):
             taken.add(name)
         else:
             pending.append(name)
-    for name in pending:
+    for name in sorted(pending):  # the same names in the same order: the same result
         candidate = display_name(name) if not _is_utf8(name) else name
         while (
             candidate in taken
@@ -300,6 +305,14 @@ def shown_names(names, reserved=()):
     return shown
 
 
+def _any_to_rename(names, reserved):
+    """False when every name is shown as it is (the usual case, told cheaply)."""
+    for name in names:
+        if not name.isascii() or name in reserved or name.endswith(event_guard.REPAIRED_SUFFIX):
+            return True
+    return False
+
+
 def _is_utf8(name):
     if name.isascii():
         return True
@@ -308,6 +321,10 @@ def _is_utf8(name):
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _name(entry):
+    return entry.name
 
 
 def _frozen(names):
@@ -403,10 +420,18 @@ def ensure_links(run_logdir, links, mirrored_dirs, run_dir, files):
     replaced; anything else in the way stays, with a warning."""
     ours = links_into(run_dir)
     failures = 0
+    failed_dirs = set()
     for rel in sorted(mirrored_dirs):
-        failures += not _make_real_dir(os.path.join(run_logdir, rel), ours, files)
+        if os.path.dirname(rel) in failed_dirs or not _make_real_dir(
+            os.path.join(run_logdir, rel), ours, files
+        ):
+            failed_dirs.add(rel)
+            failures += 1
     for rel, target in links.items():
-        failures += not _ensure_link(os.path.join(run_logdir, rel), target, ours, files)
+        if os.path.dirname(rel) in failed_dirs:
+            failures += 1  # its folder is not a real folder of ours: no link there
+        else:
+            failures += not _ensure_link(run_logdir + "/" + rel, target, ours, files)
     return failures
 
 
@@ -427,8 +452,11 @@ def _make_real_dir(path, ours, files):
 
 
 def _ensure_link(dest, target, ours, files):
+    # The folder holding `dest` is the run folder or one of its mirrored
+    # folders, each made (or checked to be a real folder) just before: a
+    # plain symlink() there cannot land anywhere else.
     try:
-        files.make_link(dest, target)
+        os.symlink(target, dest)
         return True
     except FileExistsError:
         pass

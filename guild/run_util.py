@@ -21,6 +21,7 @@ import logging
 import os
 import stat
 import threading
+import weakref
 
 from guild import logdir_claim
 from guild import run_links
@@ -60,6 +61,59 @@ class LoopingThread(threading.Thread):
         if self.is_alive() and threading.current_thread() is not self:
             self.join(self._stop_timeout)
 
+    def stopping(self):
+        return self._stopping.is_set()
+
+
+_monitors = weakref.WeakValueDictionary()  # real log directory -> its monitor
+
+
+def monitor_for(logdir):
+    """The runs monitor of this process on `logdir`, or None."""
+    return _monitors.get(os.path.realpath(logdir))
+
+
+def _stop_requested():
+    """True in a polling thread asked to stop (a pass over many runs stops
+    between two runs)."""
+    thread = threading.current_thread()
+    return isinstance(thread, LoopingThread) and thread.stopping()
+
+
+class _FolderNamer:
+    """Names the folders of a pass's runs, in listing order. Runs not
+    refreshed keep their names; a refreshed run keeps its name while it is
+    unchanged; a name another run holds, or that something the monitor did
+    not make holds, gets the run's short id appended. Names are given run
+    by run, as the pass goes (`names` holds the last names of the runs not
+    named yet)."""
+
+    def __init__(self, monitor, runs, stale):
+        self.monitor = monitor
+        old = monitor._names
+        self.names = {}
+        for run in runs:
+            name = old.get(run.id)
+            if name is not None:
+                self.names[run.id] = name
+        self.taken = {name for run_id, name in self.names.items() if run_id not in stale}
+        self.taken |= monitor._foreign
+
+    def name(self, run):
+        try:
+            name = self.monitor._safe_name(run)
+        except Exception as e:
+            log.error("cannot name run %s: %s", getattr(run, "id", run), e)
+            self.names.pop(run.id, None)
+            return None
+        if name in self.taken:
+            name = run_names.safe_run_name("%s %s" % (name, run.id[:8]))
+            if name in self.taken:
+                name = run_names.safe_run_name(run.id)
+        self.names[run.id] = name
+        self.taken.add(name)
+        return name
+
 
 class ForeignFolder(Exception):
     """A run folder's name is taken by something the monitor did not make."""
@@ -78,20 +132,28 @@ class RunsMonitor:
     Raises `LogdirError` when `logdir` may not be used (see the module).
     """
 
-    def __init__(self, logdir, list_runs_cb, interval=None, run_name_cb=None, progress_cb=None):
+    def __init__(
+        self, logdir, list_runs_cb, interval=None, run_name_cb=None, progress_cb=None,
+        image_store=None,
+    ):
         self.logdir = logdir
+        self.image_store_root = image_store  # a folder for image summaries (see guild.image_store)
+        self.image_store = None
         self.list_runs_cb = list_runs_cb
         self.interval = interval or DEFAULT_INTERVAL
         self.run_name_cb = run_name_cb or run_names.default_run_name
         self.progress_cb = progress_cb
         self.claim = logdir_claim.LogdirClaim(logdir)
         self.claim.check()
+        _monitors[self.claim.real] = self
         self._names = {}  # run id -> folder name, stable across passes
         self._listed_names = None  # folder names the last removal saw
         self._foreign = set()  # names in the log directory the monitor did not make
         self._apart = set()  # ids of runs checked to lie apart from the log directory
         self._apart_parents = {}
         self._passes = 0
+        self.mirrored = threading.Event()  # set once a pass has refreshed every run listed
+        self._listeners = []
         self._thread = None
         self._lock_fd = None
         self._pass_lock = threading.RLock()
@@ -114,8 +176,17 @@ class RunsMonitor:
         self._thread = LoopingThread(self.run_once, self.interval)
         self._thread.start()
 
+    def take_logdir(self):
+        """Lists the runs, checks the log directory lies apart from them,
+        and makes and locks it: what a first pass does before it refreshes
+        a run. Raises `LogdirError` (`LogdirInUse`)."""
+        with self._pass_lock:
+            self._check_apart_from(list(self.list_runs_cb()))
+            self._lock_logdir()
+
     def stop(self):
-        """Stops the polling thread, waiting for a pass under way."""
+        """Stops the polling thread, waiting for a pass under way (a pass
+        stops between two runs)."""
         if self._thread:
             self._thread.stop()
             self._thread = None
@@ -124,6 +195,38 @@ class RunsMonitor:
 
     def is_alive(self):
         return bool(self._thread and self._thread.is_alive())
+
+    # Listeners (TensorBoard's data servers, `guild.data_shards`)
+
+    def add_listener(self, listener):
+        """Tells `listener.folder_refreshed(name, event_files)` each time a
+        run folder is refreshed (now, for those there already),
+        `listener.folder_removed(name)` when one goes, and
+        `listener.pass_done()` when a pass has refreshed every run."""
+        with self._pass_lock:
+            self._listeners.append(listener)
+            for name, count in self.event_file_counts().items():
+                listener.folder_refreshed(name, count)
+            if self.mirrored.is_set() and hasattr(listener, "pass_done"):
+                listener.pass_done()
+
+    def remove_listener(self, listener):
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def event_file_counts(self):
+        """`{run folder name: event files TensorBoard opens there}`."""
+        return {}
+
+    def _tell_listeners(self, method, *args):
+        for listener in list(self._listeners):
+            call = getattr(listener, method, None)
+            if call is None:
+                continue
+            try:
+                call(*args)
+            except Exception:
+                log.exception("runs monitor listener %r failed", listener)
 
     # One pass
 
@@ -152,11 +255,15 @@ class RunsMonitor:
             self._passes += 1
             self._before_refresh(runs)
             stale = self._runs_to_refresh(runs)
-            names = self._run_folder_names(runs, stale)
-            todo = [(run, names[run.id]) for run in runs if run.id in stale and run.id in names]
-            self._refresh_runs(todo)
-            self._remove_unlisted_run_folders(set(names.values()))
+            namer = _FolderNamer(self, runs, stale)
+            complete = self._refresh_runs([run for run in runs if run.id in stale], namer)
+            self._names = namer.names
+            if not complete:
+                return  # stopped part way: nothing is removed on a partial view
+            self._remove_unlisted_run_folders(set(namer.names.values()))
             self._after_refresh(runs)
+            self.mirrored.set()
+            self._tell_listeners("pass_done")
 
     def _check_apart_from(self, runs):
         new = [run for run in runs if run.id not in self._apart]
@@ -166,15 +273,22 @@ class RunsMonitor:
             )
             self._apart.update(run.id for run in new)
 
-    def _refresh_runs(self, todo):
-        """Refreshes `[(run, folder name)]`, one after the other: threads
-        were tried and made a first pass slower (the work holds the GIL, and
-        the file system served parallel calls no faster)."""
+    def _refresh_runs(self, todo, namer):
+        """Names and refreshes the runs `todo`, one after the other (so the
+        first run shows before the last is named): threads were tried and
+        made a first pass slower (the work holds the GIL, and the file
+        system served parallel calls no faster). False when stopped part
+        way."""
         total = len(todo)
-        for n, (run, name) in enumerate(todo, 1):
-            self._refresh_run_safely(run, name)
+        for n, run in enumerate(todo, 1):
+            if _stop_requested():
+                return False  # stop() was called: the rest waits for no one
+            name = namer.name(run)
+            if name is not None:
+                self._refresh_run_safely(run, name)
             if self.progress_cb:
                 self.progress_cb(n, total)
+        return True
 
     def _runs_to_refresh(self, runs):
         """Ids of the runs to refresh this pass."""
@@ -192,7 +306,9 @@ class RunsMonitor:
                 warning_once(("gone", run.dir), "run %s is gone (%s); skipping it", run.id, run.dir)
                 return
             path, fresh = self._run_folder(run, name)
-            self._refresh_run(run, path, fresh)
+            count = self._refresh_run(run, path, fresh)
+            if count is not None:
+                self._tell_listeners("folder_refreshed", name, count)
         except ForeignFolder as e:
             warning_once(("foreign", e.args[0]), "%s", e.args[1])
             self._listed_names = None  # rescan: the name is taken
@@ -219,7 +335,9 @@ class RunsMonitor:
             )
         claim.forget_run_folder(name)
         try:
-            return claim.make_run_folder(name, run.dir), True
+            path = claim.make_run_folder(name, run.dir)
+            self.files.made_folder(path)
+            return path, True
         except FileExistsError:
             raise ForeignFolder(
                 os.path.join(self.logdir, name),
@@ -228,38 +346,10 @@ class RunsMonitor:
             ) from None
 
     def _refresh_run(self, run, run_logdir, fresh):
-        """Fills the run's folder; `fresh` when it was just made."""
+        """Fills the run's folder (`fresh` when it was just made); returns
+        how many event files it holds, or None."""
 
     # Names
-
-    def _run_folder_names(self, runs, stale):
-        """Maps run id to folder name. Runs not refreshed keep theirs; a
-        refreshed run keeps its name while unchanged; a name another run
-        holds, or that something the monitor did not make holds, gets the
-        run's short id appended."""
-        names = {}
-        pending = []
-        for run in runs:
-            name = self._names.get(run.id)
-            if name is not None and run.id not in stale:
-                names[run.id] = name
-            else:
-                pending.append(run)
-        taken = set(names.values()) | self._foreign
-        for run in pending:
-            try:
-                name = self._safe_name(run)
-            except Exception as e:
-                log.error("cannot name run %s: %s", getattr(run, "id", run), e)
-                continue
-            if name in taken:
-                name = run_names.safe_run_name("%s %s" % (name, run.id[:8]))
-                if name in taken:
-                    name = run_names.safe_run_name(run.id)
-            names[run.id] = name
-            taken.add(name)
-        self._names = names
-        return names
 
     def _safe_name(self, run):
         return run_names.safe_run_name(self.run_name_cb(run))
@@ -302,8 +392,7 @@ class RunsMonitor:
         """Removes what the monitor made in run folder `name`: links into
         its run and the monitor's own files; a folder holding anything else
         stays (one warning)."""
-        run_dir = self.claim.run_dir_of(name)
-        left = run_links.remove_own_entries(path, run_links.links_into(run_dir), self.files)
+        left = run_links.remove_own_entries(path, self._ours_test(name), self.files)
         if left:
             warning_once(
                 ("left", path),
@@ -312,6 +401,16 @@ class RunsMonitor:
             )
         else:
             self.claim.forget_run_folder(name)
+            self._tell_listeners("folder_removed", name)
+
+    def _ours_test(self, name):
+        """A test of link targets in run folder `name`: into its run, or
+        into the image store."""
+        into_run = run_links.links_into(self.claim.run_dir_of(name))
+        store = self.image_store
+        if store is None:
+            return into_run
+        return lambda target: into_run(target) or store.holds(target)
 
     def _after_scan(self, our_names):
         """Called with the names of the run folders found on a rescan."""
@@ -326,11 +425,9 @@ class RunsMonitor:
             for name in sorted(self.claim.folders):
                 path = os.path.join(self.logdir, name)
                 if self.claim.folder_state(name) == "ours":
-                    left.extend(
-                        run_links.remove_own_entries(
-                            path, run_links.links_into(self.claim.run_dir_of(name)), self.files
-                        )
-                    )
+                    left.extend(run_links.remove_own_entries(path, self._ours_test(name), self.files))
+            if self.image_store is not None:
+                left.extend(self.image_store.remove())
             if not left and self.claim.token:
                 self.claim.discard()
                 try:
@@ -364,11 +461,17 @@ class RunsMonitor:
             os.close(fd)
             raise
         self._lock_fd = fd
+        if self.image_store_root and self.image_store is None:
+            from guild.image_store import ImageStore
+
+            os.makedirs(self.image_store_root, exist_ok=True)
+            self.image_store = ImageStore(self.image_store_root, self.claim.token)
 
     def _unlock_logdir(self):
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+        self.claim.close()
 
     def _remake_vanished_logdir(self):
         """A log directory removed (or replaced) while the monitor holds it

@@ -60,6 +60,7 @@ class RunsMonitor(run_util.RunsMonitor):
         run_name_cb=None,
         logspec=None,
         progress_cb=None,
+        image_store=None,
     ):
         super().__init__(
             logdir,
@@ -67,6 +68,7 @@ class RunsMonitor(run_util.RunsMonitor):
             interval or DEFAULT_RELOAD_INTERVAL,
             run_name_cb,
             progress_cb,
+            image_store,
         )
         if logspec is not None:
             logspec = set(logspec)
@@ -157,6 +159,13 @@ class RunsMonitor(run_util.RunsMonitor):
         folder.refresh(run, self._experiment_cb if self.log_experiment else None)
         if folder.links.guard.unverified():
             self._unverified[run.id] = None
+        return folder.event_files()
+
+    def event_file_counts(self):
+        return {
+            os.path.basename(folder.run_logdir): folder.event_files()
+            for folder in list(self._folders.values())
+        }
 
     def _experiment_cb(self):
         if self._experiment is None:
@@ -199,7 +208,9 @@ class _RunFolder:
             else None
         )
         self.images = (
-            run_images.RunImages(run.dir, run_logdir, files) if monitor.log_images else None
+            run_images.RunImages(run.dir, run_logdir, files, monitor.image_store, run.id)
+            if monitor.log_images
+            else None
         )
 
     def refresh(self, run, experiment_cb):
@@ -242,6 +253,14 @@ class _RunFolder:
         if self.images:
             watched.extend(self.images.watched())
         return tuple(watched)
+
+    def event_files(self):
+        """How many event files TensorBoard finds in the folder."""
+        return (
+            self.links.event_files
+            + (self.session.event_files() if self.session else 0)
+            + (self.images.summary_files() if self.images else 0)
+        )
 
     def fast_check_changed(self):
         """The run's top folder or its images changed."""

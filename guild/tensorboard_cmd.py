@@ -9,6 +9,7 @@ standard output gets the line with TensorBoard's URL, the path that
 """
 
 import argparse
+import contextlib
 import csv
 import logging
 import os
@@ -224,6 +225,7 @@ def setup_logging(debug=False):
         handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
         handler._guild_tensorboard = True
         guild_log.addHandler(handler)
+        guild_log.propagate = False  # TensorBoard gives the root logger a handler too
     guild_log.setLevel(logging.DEBUG if debug else logging.WARNING)
     tensorboard_server.setup_logging()
 
@@ -261,8 +263,8 @@ def run(args, guild_home=None):
         raise UsageError(str(e)) from None
     try:
         with _stop_on_signals():
-            _prepare(session)
             if args.test_logdir:
+                _prepare(session)
                 _out(session.logdir)
                 return 0
             return _serve(session, args)
@@ -299,10 +301,16 @@ def run_name_cb(args):
 
 
 def _prepare(session):
+    """The first pass, here and now (`--test-logdir`)."""
     _err("Preparing runs%s" % _ellipsis(sys.stderr))
-    bar = progresslib.ProgressBar(sys.stderr)
+    with _logdir_errors():
+        session.prepare(progresslib.ProgressBar(sys.stderr))
+
+
+@contextlib.contextmanager
+def _logdir_errors():
     try:
-        session.prepare(bar)
+        yield
     except logdir_claim.LogdirInUse as e:
         raise CommandError(str(e)) from None
     except logdir_claim.LogdirError as e:
@@ -313,15 +321,20 @@ def _prepare(session):
 
 
 def _serve(session, args):
+    """TensorBoard serves at once; the first pass mirrors the runs, newest
+    first, while it does (they show as they come)."""
+    with _logdir_errors():
+        session.open()
     try:
         url = session.start_server(args.host, args.port)
     except tensorboard_server.TensorboardError as e:
         raise CommandError(str(e)) from None
-    session.start_monitor()
     _out(
         "Running TensorBoard %s at %s (Ctrl+C to quit)"
         % (tensorboard_server.tensorboard_version(), url)
     )
+    _err("Preparing runs%s" % _ellipsis(sys.stderr))
+    session.start_monitor(progresslib.ProgressBar(sys.stderr))
     if not args.no_open:
         open_browser(url + ("#%s" % args.tab if args.tab else ""))
     session.serve_forever()

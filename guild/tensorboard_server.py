@@ -4,14 +4,21 @@ The loader settings keep live event files readable: TensorBoard's Rust
 data server (`--load_fast=true`) re-polls every event file; without it,
 the Python loader needs `--reload_multifile=true`, or it never re-reads a
 file that sorts before the newest one of a folder (the monitor's session
-and image files sort last).
+and image files sort last). The Rust data servers are started here, as
+many as the open-files limit needs (`guild.data_shards`).
 """
 
 import contextlib
 import io
 import logging
+import os
 import socket
 import threading
+
+from guild import data_shards
+from guild import open_files
+from guild import run_util
+from guild.sharded_provider import ShardedDataProvider
 
 log = logging.getLogger("guild")
 
@@ -52,18 +59,33 @@ def tensorboard_argv(logdir, reload_interval=None, path_prefix="", tensorboard_o
     return [""] + ["--%s=%s" % (name, val) for name, val in options.items()]
 
 
-def create_app(plugins=None, logdir=None, reload_interval=None, path_prefix="", tensorboard_options=None):
-    """Returns TensorBoard's WSGI application over `logdir`.
+def create_app(
+    logdir=None,
+    reload_interval=None,
+    path_prefix="",
+    tensorboard_options=None,
+    disabled_plugins=None,
+    plugins=None,
+    monitor=None,
+):
+    """Returns TensorBoard's WSGI application over `logdir` (Guild's
+    signature; `disabled_plugins` leaves out the plugins whose names hold
+    any of its strings).
 
-    The application owns its data loader (the Rust data server runs as a
-    child process for as long as this process does).
+    With TensorBoard's Rust data server (the default when installed), the
+    process's open-files limit is raised to its hard limit first, and the
+    run folders are dealt to as many data servers as that limit needs
+    (`guild.data_shards`), learning each folder's event files from the runs
+    monitor on `logdir` (`monitor`, else this process's own), or by walking
+    the log directory. The data servers run as child processes until
+    `stop_app(app)` or the end of this process.
     """
     from tensorboard import program
     from tensorboard.backend import application
 
     if logdir is None:
         raise TensorboardError("create_app needs a logdir")
-    tb = program.TensorBoard(plugins=plugins)
+    tb = program.TensorBoard(plugins=_plugins(plugins, disabled_plugins))
     argv = tensorboard_argv(logdir, reload_interval, path_prefix, tensorboard_options)
     usage = io.StringIO()
     try:
@@ -73,21 +95,122 @@ def create_app(plugins=None, logdir=None, reload_interval=None, path_prefix="", 
         raise TensorboardError(
             "invalid TensorBoard options: %s" % (_last_error_line(usage.getvalue()) or e)
         ) from None
-    try:
-        data_provider, multiplexer = tb._make_data_provider()
-    except Exception as e:
-        if (tensorboard_options or {}).get("load_fast") is not None or tb.flags.load_fast != "true":
+    shards = None
+    if tb.flags.load_fast == "true" and not tb.flags.grpc_data_provider:
+        chosen = "load_fast" in (tensorboard_options or {})
+        data_provider, shards = _sharded_data_provider(tb, logdir, monitor, fallback=not chosen)
+        multiplexer = None
+    else:
+        try:
+            data_provider, multiplexer = tb._make_data_provider()
+        except (Exception, SystemExit) as e:
             raise TensorboardError("cannot start TensorBoard's data loader: %s" % e) from None
-        # Guild-chosen Rust data server did not start (a busy machine can
-        # miss its 10-second start window): fall back to the Python loader.
-        log.warning("TensorBoard's data server did not start (%s); using the Python loader", e)
-        fallback = dict(tensorboard_options or {}, load_fast="false", reload_multifile="true")
-        return create_app(plugins, logdir, reload_interval, path_prefix, fallback)
     app = application.TensorBoardWSGIApp(
         tb.flags, tb.plugin_loaders, data_provider, tb.assets_zip_provider, multiplexer
     )
     app._guild_tensorboard = tb  # keeps the data ingester alive with the app
+    app._guild_shards = shards
     return app
+
+
+def _plugins(plugins, disabled_plugins):
+    if plugins is None:
+        from tensorboard import default
+
+        plugins = default.get_plugins()
+    if disabled_plugins:
+        plugins = [
+            plugin for plugin in plugins
+            if not any(name in str(plugin) for name in disabled_plugins)
+        ]
+    return plugins
+
+
+def _sharded_data_provider(tb, logdir, monitor, fallback):
+    """`(provider, shards)` over data servers started as the run folders
+    come (see `guild.data_shards`)."""
+    from tensorboard.data import server_ingester
+
+    try:
+        binary = server_ingester.get_server_binary()
+    except server_ingester.NoDataServerError as e:
+        raise TensorboardError("cannot start TensorBoard's data server: %s" % e) from None
+    limit = open_files.raise_soft_limit()
+    provider = ShardedDataProvider(data_location=os.path.abspath(logdir))
+    shards = data_shards.DataShards(
+        logdir, open_files.data_server_files(limit), _data_server_starter(tb, binary, fallback),
+        provider, limit=limit,
+    )
+    monitor = monitor or run_util.monitor_for(logdir)
+    if monitor is not None:
+        monitor.add_listener(shards)
+        shards.detach = lambda: monitor.remove_listener(shards)
+    else:
+        sync = data_shards.DiskSync(shards, tb.flags.reload_interval)
+        sync.sync_now()
+        sync.start()
+        shards.detach = sync.stop
+    return provider, shards
+
+
+def _data_server_starter(tb, binary, fallback):
+    """`start(shard_dir)` -> `(data provider, stop)`: a Rust data server
+    over one shard (`guild.data_server`); when it does not start (a busy
+    machine can miss its 10-second start window) and `fallback`,
+    TensorBoard's Python loader over the shard instead."""
+    import shlex
+
+    from guild import data_server
+
+    flags = tb.flags
+
+    def start(shard_dir):
+        try:
+            server = data_server.DataServer(
+                binary,
+                shard_dir,
+                flags.reload_interval or DEFAULT_RELOAD_INTERVAL,
+                flags.samples_per_plugin,
+                shlex.split(flags.extra_data_server_flags),
+                flags.grpc_creds_type,
+            )
+        except (data_server.DataServerError, OSError) as e:
+            if not fallback:
+                raise
+            log.warning(
+                "TensorBoard's data server did not start (%s); using the Python loader "
+                "for the runs it was to serve", e,
+            )
+            return _python_loader(flags, shard_dir), lambda: None
+        return server.provider, server.stop
+
+    return start
+
+
+def _python_loader(flags, logdir):
+    """TensorBoard's Python loader over `logdir`, re-reading every file."""
+    import argparse
+
+    from tensorboard.backend.event_processing import data_ingester
+
+    local = argparse.Namespace(**vars(flags))
+    local.logdir = logdir
+    local.load_fast = "false"
+    local.reload_multifile = True
+    ingester = data_ingester.LocalDataIngester(local)
+    ingester.start()
+    return ingester.data_provider
+
+
+def _close_stdin(ingester):
+    """A data server started with `--die-after-stdin` exits when its
+    standard input closes."""
+    stdin = getattr(ingester, "_stdin_handle", None)
+    if stdin is not None:
+        try:
+            stdin.close()
+        except OSError:
+            pass
 
 
 def _last_error_line(text):
@@ -99,20 +222,19 @@ def _last_error_line(text):
 
 
 def stop_app(app):
-    """Stops the Rust data server that `app` started, if any.
-
-    The data server exits when its standard input closes (TensorBoard
-    starts it with `--die-after-stdin`); otherwise it lives as long as
-    this process.
-    """
+    """Stops the data servers that `app` started, if any: its shards' and
+    TensorBoard's own (which exits when its standard input closes; else it
+    lives as long as this process)."""
+    shards = getattr(app, "_guild_shards", None)
+    if shards is not None:
+        detach = getattr(shards, "detach", None)
+        if detach:
+            detach()
+        shards.close()
     tb = getattr(app, "_guild_tensorboard", None)
     ingester = getattr(tb, "_ingester", None)
-    stdin = getattr(ingester, "_stdin_handle", None)
-    if stdin is not None:
-        try:
-            stdin.close()
-        except OSError:
-            pass
+    if ingester is not None:
+        _close_stdin(ingester)
 
 
 def tensorboard_version():

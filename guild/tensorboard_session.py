@@ -6,6 +6,13 @@ monitor that keeps it in step with a list of runs, TensorBoard's
 application over it and a server. `close()` stops the server, the monitor
 and TensorBoard's data server, and removes a temporary log directory
 unless it is kept.
+
+A temporary log directory that is not kept goes to memory, `/dev/shm`,
+when that is a folder with room for it (`temp_logdir_places`) and `TMPDIR`
+does not say otherwise: a first pass makes some fifteen folders, links and
+files a run, which cost microseconds each there and up to a millisecond on
+a slow disk. Its image summaries, which grow with the user's images, go to
+a store on disk (`guild.image_store`).
 """
 
 import logging
@@ -36,8 +43,15 @@ class Session:
         tensorboard_options=None,
     ):
         self.temp_logdir = logdir is None
-        self.logdir = os.path.abspath(logdir or tempfile.mkdtemp(prefix=LOGDIR_PREFIX))
         self.keep_logdir = keep_logdir or not self.temp_logdir
+        image_store = None
+        if logdir is None:
+            in_memory = None if self.keep_logdir else memory_folder(_count(list_runs_cb))
+            logdir = tempfile.mkdtemp(prefix=LOGDIR_PREFIX, dir=in_memory)
+            if in_memory:
+                image_store = tempfile.mkdtemp(prefix=LOGDIR_PREFIX + "images-")
+        self.logdir = os.path.abspath(logdir)
+        self.image_store = image_store
         self.refresh_interval = refresh_interval
         self.tensorboard_options = dict(tensorboard_options or {})
         self.progress = None
@@ -50,10 +64,13 @@ class Session:
                 log_hparams=log_hparams,
                 run_name_cb=run_name_cb,
                 progress_cb=self._progress,
+                image_store=image_store,
             )
         except Exception:
             if self.temp_logdir:
                 os.rmdir(self.logdir)
+            if image_store:
+                os.rmdir(image_store)
             raise
         self.app = None
         self.server = None
@@ -66,6 +83,16 @@ class Session:
             if done == 1:
                 progress.start(total)
             progress.tick()
+            if done == total:
+                self.progress = None
+                progress.finish()
+
+    def open(self):
+        """Takes the log directory: lists the runs, checks the log directory
+        lies apart from them, makes and locks it. Raises
+        `guild.run_util.LogdirError` (`LogdirInUse` when another monitor
+        holds it)."""
+        self.monitor.take_logdir()
 
     def prepare(self, progress=None):
         """The first monitor pass, in this thread; `progress` (a
@@ -95,9 +122,17 @@ class Session:
         self.url = tensorboard_server.server_url(self.server)
         return self.url
 
-    def start_monitor(self):
-        """Starts the monitor's polling thread."""
+    def start_monitor(self, progress=None):
+        """Starts the monitor's polling thread, whose first pass mirrors the
+        runs newest first while TensorBoard already serves (`progress`, a
+        `guild.progress.ProgressBar`, follows that pass)."""
+        self.progress = progress
         self.monitor.start()
+
+    def wait(self, timeout=None):
+        """Waits until the first pass has mirrored every run; True when it
+        has."""
+        return self.monitor.mirrored.wait(timeout)
 
     def serve_forever(self):
         """Serves in this thread until interrupted (Ctrl+C)."""
@@ -132,6 +167,37 @@ class Session:
 
     def __exit__(self, *exc):
         self.close()
+
+
+# Where a temporary log directory goes
+
+MEMORY_FOLDER = "/dev/shm"
+# Room a log directory in memory needs (images are on disk): some 15
+# entries and two small files a run, and a margin for the rest of memory.
+MEMORY_PER_RUN = 64 * 1024
+MEMORY_MARGIN = 512 * 1024 * 1024
+
+
+def memory_folder(runs):
+    """`/dev/shm` when a temporary log directory for `runs` runs may go
+    there (and `$TMPDIR` is not set), else None."""
+    if os.environ.get("TMPDIR") or not os.path.isdir(MEMORY_FOLDER):
+        return None
+    try:
+        st = os.statvfs(MEMORY_FOLDER)
+    except OSError:
+        return None
+    free = st.f_bavail * st.f_frsize
+    if not os.access(MEMORY_FOLDER, os.W_OK | os.X_OK) or free < MEMORY_MARGIN + runs * MEMORY_PER_RUN:
+        return None
+    return MEMORY_FOLDER
+
+
+def _count(list_runs_cb):
+    try:
+        return len(list_runs_cb())
+    except Exception:
+        return 0
 
 
 # Run names from flags (`--run-name-flags`)

@@ -19,7 +19,7 @@ URL_LINE_PREFIX = "Running TensorBoard "
 
 
 class CommandProcess:
-    def __init__(self, args, tmpdir, env=None, timeout=90):
+    def __init__(self, args, tmpdir, env=None, timeout=90, preexec_fn=None):
         self.tmpdir = str(tmpdir)
         full_env = dict(os.environ, TMPDIR=self.tmpdir, PYTHONUNBUFFERED="1")
         full_env.pop("DISPLAY", None)
@@ -32,6 +32,7 @@ class CommandProcess:
             stdin=subprocess.DEVNULL,
             env=full_env,
             text=True,
+            preexec_fn=preexec_fn,
         )
         self.stdout_lines = []
         self.stderr_lines = []
@@ -80,6 +81,14 @@ class CommandProcess:
 
     def get_json(self, path):
         return json.loads(self.get_bytes(path))
+
+    def post_json(self, path, body):
+        req = urllib.request.Request(
+            self.url + path.lstrip("/"), data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=120) as resp:
+            return json.loads(resp.read())
 
     def children(self):
         """Pids of the processes whose parent is the command."""

@@ -410,7 +410,7 @@ def test_run_files_named_like_the_monitors_are_shown_renamed(world):
     folder = run_folder(world.logdir, run)
     assert {
         ".images~run", "events.out.tfevents.9999999998.hparams~run",
-        "events.out.tfevents.9999999999.time~run",
+        "events.out.tfevents.9999999999.time",  # not a name of the monitor's (any more)
     } <= set(os.listdir(folder))
     assert sorted(os.listdir(os.path.join(folder, "eval"))) == [
         "events.out.tfevents.1.x", "events.out.tfevents.1.x.repaired~run",

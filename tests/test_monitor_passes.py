@@ -10,6 +10,7 @@ from guild import _test
 from guild import run_util
 from guild import tensorboard
 from guild.tensorboard import RunsMonitor
+from guild.tfevent import read_events
 
 import faults
 from guild_runs import finish_run, make_run, write_attr, write_file
@@ -74,8 +75,10 @@ def test_status_changes_show_by_the_next_pass(tmp_path, no_deep_checks):
     assert not os.path.exists(os.path.join(folder, "events.out.tfevents.9999999998.hparams.end"))
     finish_run(run)
     monitor.run_once()
-    assert os.path.exists(os.path.join(folder, "events.out.tfevents.9999999998.hparams.end"))
-    assert os.path.exists(os.path.join(folder, "events.out.tfevents.9999999999.time"))
+    end = os.path.join(folder, "events.out.tfevents.9999999998.hparams.end")
+    assert [v.tag for e in read_events(end) for v in e.summary.value] == [
+        "_hparams_/session_end_info", "time",
+    ]
 
 
 def test_new_and_vanished_runs_by_the_next_pass(tmp_path, no_deep_checks):

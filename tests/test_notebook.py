@@ -117,6 +117,7 @@ def test_start_in_process_with_options(guild_home, tmp_path):
         guild_home, runs=["1:"], operations="echo", run_name_flags="x_flag", logdir=logdir, port=0
     ) as tb:
         assert notebook.running() == [tb]
+        assert tb.wait(60)  # it serves at once; the runs come as the first pass goes
         flags = sorted(name.rsplit(" ", 1)[1] for name in faults.run_folders(logdir))
         assert flags == ["x_flag=-0.5", "x_flag=1.123", "x_flag=2.5"]
         assert _get_json(tb.url + "data/environment")

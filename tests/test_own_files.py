@@ -57,7 +57,7 @@ def test_nothing_is_written_through_a_link(tmp_path, logdir):
     with pytest.raises(OSError):
         files.make_dir(str(logdir / "linked" / ".images"))
     with pytest.raises(OSError):
-        files.make_link(str(logdir / "linked" / "a"), "/etc/hostname")
+        files.replace_link(str(logdir / "linked" / "a"), "/etc/hostname")
     with pytest.raises(own_files.NotOurFolder):  # a link in the way of an append
         files.append_records(str(logdir / "marker"), [b"x"])
     files.write_marker(str(logdir / "marker"), "end")  # replaces the link, not its target

@@ -309,7 +309,7 @@ def test_scan_lengths_finds_bad_headers_and_pauses_at_a_deadline(tmp_path):
     path = tmp_path / "records"
     good = _encoded(_records(3))
     write_file(path, good + b"\0" * 64)
-    assert scan_lengths(str(path)) == (len(good), SCAN_DAMAGED)  # a zero header's CRC is bad
+    assert scan_lengths(str(path)) == (len(good), SCAN_DAMAGED)  # no record has a zero header
     write_file(path, good + encode_record(b"x")[:7])
     assert scan_lengths(str(path)) == (len(good), SCAN_OK)  # cut short: still being written
     assert scan_lengths(str(path), 0, deadline=0) == (0, SCAN_PAUSED)

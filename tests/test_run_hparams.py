@@ -53,9 +53,8 @@ def test_a_completed_run_gets_one_session_file(tmp_path):
     session = run_hparams.RunSession(run_logdir, log_time=True, files=_files(tmp_path))
     session.refresh(run)
     session.refresh(run)
-    assert sorted(os.listdir(run_logdir)) == [
-        ".guild", run_hparams.SESSION_FILE, run_hparams.TIME_FILE,
-    ]
+    assert sorted(os.listdir(run_logdir)) == [".guild", run_hparams.SESSION_FILE]  # time in it
+    assert session.event_files() == 1
     (start_tag, start), (end_tag, end), = _hparams_events(run_logdir)
     assert start.group_name == "%s train" % run.short_id
     assert start.hparams["x"].number_value == 1
@@ -74,7 +73,7 @@ def test_a_running_run_gets_its_end_once_stopped(tmp_path):
     session = run_hparams.RunSession(run_logdir, log_time=True, files=_files(tmp_path))
     session.refresh(run)
     assert [tag for tag, _ in _hparams_events(run_logdir)] == [metadata.SESSION_START_INFO_TAG]
-    assert not os.path.exists(os.path.join(run_logdir, run_hparams.TIME_FILE))
+    assert _time_values(run_logdir) == []
 
     finish_run(run, exit_status=-15)  # stopped by SIGTERM: terminated
     # A new monitor on the same log directory carries on from the marker.
@@ -87,7 +86,8 @@ def test_a_running_run_gets_its_end_once_stopped(tmp_path):
     ]
     assert events[1][1].status == api_pb2.STATUS_SUCCESS
     assert os.path.exists(os.path.join(run_logdir, run_hparams.SESSION_END_FILE))
-    assert os.path.exists(os.path.join(run_logdir, run_hparams.TIME_FILE))
+    assert len(_time_values(run_logdir)) == 1  # in the end file
+    assert session.event_files() == 2
 
 
 def test_error_status_is_failure(tmp_path):
@@ -96,7 +96,11 @@ def test_error_status_is_failure(tmp_path):
     run_hparams.RunSession(run_logdir, log_time=False, files=_files(tmp_path)).refresh(run)
     [_, (_, end)] = _hparams_events(run_logdir)
     assert end.status == api_pb2.STATUS_FAILURE
-    assert not os.path.exists(os.path.join(run_logdir, run_hparams.TIME_FILE))
+    assert _time_values(run_logdir) == []  # not logged
+
+
+def _time_values(run_logdir):
+    return [v.simple_value for e in EventReader(run_logdir) for v in e.summary.value if v.tag == "time"]
 
 
 def test_experiment_for_runs(tmp_path):

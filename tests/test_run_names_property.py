@@ -1,4 +1,6 @@
+import atexit
 import os
+import shutil
 import tempfile
 
 from hypothesis import given, settings, strategies as st
@@ -6,6 +8,7 @@ from hypothesis import given, settings, strategies as st
 from guild import run_names
 
 _ROOT = tempfile.mkdtemp(prefix="guild-names-")
+atexit.register(shutil.rmtree, _ROOT, True)
 
 
 @settings(max_examples=300, deadline=None)

@@ -1,0 +1,110 @@
+"""Dealing run folders to data servers: windows of the first pass, the
+budget of event files a server, folders that grow or go. Real data
+servers (TensorBoard's Rust binary) are started for the shards."""
+
+import os
+import time
+
+import pytest
+from tensorboard import program
+from tensorboard.data import server_ingester
+
+from guild import data_shards
+from guild import tensorboard_server
+from guild.sharded_provider import ShardedDataProvider
+
+from command_process import pid_is_running
+from tensorboard_client import wait_for
+
+
+@pytest.fixture
+def shards(tmp_path):
+    try:
+        binary = server_ingester.get_server_binary()
+    except server_ingester.NoDataServerError:
+        pytest.fail("TensorBoard's data server is a dependency of this project")
+    logdir = tmp_path / "logdir"
+    logdir.mkdir()
+    for i in range(8):
+        (logdir / ("run%d" % i)).mkdir()
+    tb = program.TensorBoard()
+    tb.configure(argv=["", "--logdir", str(logdir), "--reload_interval", "1"])
+    started = []
+    real_start = tensorboard_server._data_server_starter(tb, binary, fallback=False)
+
+    def start(shard_dir):
+        started.append(os.path.basename(shard_dir))
+        return real_start(shard_dir)
+
+    provider = ShardedDataProvider(str(logdir))
+    result = data_shards.DataShards(str(logdir), 10, start, provider, limit=74)
+    result.started = started
+    yield result
+    result.close()
+
+
+def _links(shards, index):
+    return sorted(os.listdir(os.path.join(shards.root, str(index))))
+
+
+def test_the_first_pass_deals_folders_in_windows_of_time(shards, monkeypatch):
+    monkeypatch.setattr(data_shards, "WINDOWS", (0.0, 0.3))
+    monkeypatch.setattr(data_shards, "MAX_WINDOW", 0.3)
+    shards.folder_refreshed("run0", 2)  # the first: its server starts at once
+    assert shards.wait_started() and shards.started == ["0"]
+    shards.folder_refreshed("run1", 2)  # the next window
+    shards.folder_refreshed("run2", 2)
+    assert shards.started == ["0"]  # its window is open: not served yet
+    time.sleep(0.35)
+    shards.folder_refreshed("run3", 2)  # the window closed: served; run3 opens the next
+    assert shards.wait_started() and shards.started == ["0", "1"]
+    assert [_links(shards, i) for i in range(3)] == [["run0"], ["run1", "run2"], ["run3"]]
+    shards.pass_done()  # every shard with folders is served
+    assert shards.wait_started() and shards.started == ["0", "1", "2"]
+    # After the first pass a folder goes to the first shard with room.
+    shards.folder_refreshed("run4", 2)
+    assert _links(shards, 0) == ["run0", "run4"]
+    assert shards.servers() == 3
+
+
+def test_no_shard_holds_more_event_files_than_its_budget(shards):
+    shards.pass_done()
+    for i in range(4):
+        shards.folder_refreshed("run%d" % i, 4)  # 90% of 10 is 9: two folders a shard
+    assert [_links(shards, i) for i in range(2)] == [["run0", "run1"], ["run2", "run3"]]
+    shards.folder_refreshed("run1", 7)  # grew past the budget: passed on
+    assert _links(shards, 0) == ["run0"]
+    assert "run1" in _links(shards, 2)
+    assert shards.files() == 4 + 7 + 4 + 4
+    shards.folder_removed("run2")
+    assert _links(shards, 1) == ["run3"]
+
+
+def test_closing_stops_the_servers_and_removes_the_shards(shards):
+    for i in range(3):
+        shards.folder_refreshed("run%d" % i, 6)
+    shards.pass_done()
+    assert shards.wait_started()
+    processes = [shard._stop.__self__.process for shard in shards._shards]
+    assert all(p.poll() is None for p in processes)
+    root = shards.root
+    shards.close()
+    wait_for(lambda: not any(pid_is_running(p.pid) for p in processes), timeout=20)
+    assert not os.path.exists(root)
+    assert sorted(os.listdir(shards.logdir)) == ["run%d" % i for i in range(8)]  # untouched
+
+
+def test_counting_event_files_as_tensorboard_opens_them(tmp_path):
+    logdir = tmp_path / "logdir"
+    (logdir / "a" / "train").mkdir(parents=True)
+    (logdir / "a" / "events.out.tfevents.1").write_bytes(b"")
+    (logdir / "a" / "train" / "events.out.tfevents.2").write_bytes(b"")
+    (logdir / "a" / "notes.txt").write_text("x")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "events.out.tfevents.3").write_bytes(b"")
+    os.symlink(outside, logdir / "a" / "linked")  # followed, as TensorBoard does
+    os.symlink(logdir / "a", logdir / "a" / "train" / "loop")  # each real folder once
+    (logdir / "events.out.tfevents.root").write_bytes(b"")
+    (logdir / ".guild-tensorboard-0123").mkdir()
+    assert data_shards.count_event_files(str(logdir)) == {"a": 3, "events.out.tfevents.root": 1}
