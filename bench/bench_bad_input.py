@@ -5,7 +5,7 @@
 Two tables:
 
 resync
-  `guild.records.next_record_start` over 16 MiB of bytes that hold no
+  `guild_tensorboard.events.records.next_record_start` over 16 MiB of bytes that hold no
   record (random, zeros, a repeating 0..255 ramp, small little-endian
   integers, which put four zero bytes every few bytes), in ms a MiB: what
   finding the next good record past damage costs.
@@ -40,10 +40,10 @@ sys.path.insert(0, HERE)
 import machine  # noqa: E402
 import make_guild_home  # noqa: E402
 
-from guild import records  # noqa: E402
-from guild.runs_dir import RunsSource  # noqa: E402
-from guild.tensorboard import RunsMonitor  # noqa: E402
-from guild.tfevent import ScalarReader  # noqa: E402
+from guild_tensorboard.events import records  # noqa: E402
+from guild_tensorboard.runs.runs_dir import RunsSource  # noqa: E402
+from guild_tensorboard.monitor.runs_monitor import RunsMonitor  # noqa: E402
+from guild_tensorboard.events.tfevent import ScalarReader  # noqa: E402
 
 logging.getLogger("guild").addHandler(logging.NullHandler())
 logging.getLogger("guild").propagate = False

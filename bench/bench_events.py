@@ -12,7 +12,7 @@ write
   TB EventFileWriter.add_event    tensorboard.summary.writer.event_file_writer
                                   (its writer thread; timed to close())
 read (all of the same file, written by ours)
-  ours RecordReader               guild.records.RecordReader: framing and CRCs
+  ours RecordReader               guild_tensorboard.events.records.RecordReader: framing and CRCs
   ours EventReader                guild.tfevent.EventReader: decoded events
   ours ScalarReader               guild.tfevent.ScalarReader: (tag, value, step)
   TB EventFileLoader              tensorboard's event_file_loader.EventFileLoader
@@ -45,7 +45,7 @@ from tensorboard.backend.event_processing import event_file_loader  # noqa: E402
 from tensorboard.compat.proto import event_pb2  # noqa: E402
 from tensorboard.summary.writer import event_file_writer as tb_writer  # noqa: E402
 
-from guild import records, summary, tfevent  # noqa: E402
+from guild_tensorboard.events import records, summary, tfevent  # noqa: E402
 
 WRITE_TARGET = 200000
 READ_TARGET = 300000

@@ -41,9 +41,9 @@ import machine  # noqa: E402
 
 from werkzeug.test import Client  # noqa: E402
 
-from guild import tensorboard_server  # noqa: E402
-from guild.runs_dir import RunsSource  # noqa: E402
-from guild.tensorboard import RunsMonitor  # noqa: E402
+from guild_tensorboard.serving import app as tensorboard_server  # noqa: E402
+from guild_tensorboard.runs.runs_dir import RunsSource  # noqa: E402
+from guild_tensorboard.monitor.runs_monitor import RunsMonitor  # noqa: E402
 
 STATUSES = ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"]
 FORMS = {"keyword": {}, "logspec": {"logspec": ["hparams", "images", "time"]}}

@@ -39,7 +39,7 @@ stop time), so two homes built with the same parameters are identical but
 for inode numbers and ctimes. No two runs share a file (no hard links): the
 monitors compare mtimes and sizes, which must be each run's own.
 
-Event records are framed with `guild.records.encode_record` (masked CRC-32C).
+Event records are framed with `guild_tensorboard.events.records.encode_record` (masked CRC-32C).
 `guild.tfevent.EventFileWriter` is not used because it stamps the current time
 into each file's first event; the files written here are byte-for-byte what
 Guild 0.9 writes for the same scalars.
@@ -59,7 +59,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from guild.records import encode_record  # noqa: E402
+from guild_tensorboard.events.records import encode_record  # noqa: E402
 
 FORMAT_VERSION = 1
 BASE_STARTED_US = 1672531200 * 1000000  # 2023-01-01 00:00:00 UTC

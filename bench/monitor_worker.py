@@ -99,12 +99,12 @@ def make_monitor(impl, home, logdir, lister):
     runs_dir = os.path.join(home, "runs")
     if impl == "ours":
         sys.path.insert(0, REPO)
-        from guild import tensorboard
+        from guild_tensorboard.monitor import runs_monitor as tensorboard
 
         cb, lister_name = _our_lister(runs_dir, lister)
         return tensorboard.RunsMonitor(logdir, cb), lister_name, tensorboard.__file__
     os.environ["GUILD_HOME"] = home
-    from guild import tensorboard
+    from guild_tensorboard.monitor import runs_monitor as tensorboard
     from guild import var
 
     def list_runs():
@@ -121,15 +121,15 @@ def make_monitor(impl, home, logdir, lister):
 def _our_lister(runs_dir, lister):
     if lister in ("auto", "runs_dir"):
         try:
-            from guild import runs_dir as runs_dir_lib
+            from guild_tensorboard.runs import runs_dir as runs_dir_lib
         except ImportError:
             if lister == "runs_dir":
                 raise
         else:
             return runs_dir_lib.RunsSource(runs_dir), "guild.runs_dir.RunsSource"
-    from guild import _test
+    from guild_tensorboard.runner import harness as _test
 
-    return (lambda: _test.list_runs(runs_dir)), "guild._test.list_runs"
+    return (lambda: _test.list_runs(runs_dir)), "guild_tensorboard.runner.harness.list_runs"
 
 
 class PySpy:

@@ -1,36 +1,10 @@
-"""The sample runs that `guild-tensorboard demo` serves.
-
-`build_sample_runs(guild_home)` runs the shipped sample projects'
-operations into a Guild home: `echo.py` of `hparam-summaries` once for each
-of `SAMPLE_FLAGS` (an HParams row each), and `copy-images` of
-`image-summaries` (two images). `python -m guild.demo [OPTIONS]` is
-`guild-tensorboard demo [OPTIONS]`.
-"""
+"""The sample runs that `guild-tensorboard demo` serves; `python -m
+guild.demo [OPTIONS]` is `guild-tensorboard demo [OPTIONS]`."""
 
 import sys
 
-from guild import _test
-
-SAMPLE_FLAGS = ({"x_flag": 1.123}, {"x_flag": 2.5}, {"x_flag": -0.5})
-
-
-def build_sample_runs(guild_home):
-    """Runs the sample projects' operations into `guild_home`; returns the
-    hparam-summaries project."""
-    echo = _test.Project(_test.sample("projects", "hparam-summaries"), guild_home)
-    for flags in SAMPLE_FLAGS:
-        echo.run_capture("echo.py", flags)
-    images = _test.Project(_test.sample("projects", "image-summaries"), guild_home)
-    images.run_capture("copy-images")
-    return echo
-
-
-def main(argv=None):
-    from guild import tensorboard_cmd
-
-    argv = sys.argv[1:] if argv is None else argv
-    return tensorboard_cmd.main(["demo"] + list(argv))
-
+from guild_tensorboard.runner.demo import SAMPLE_FLAGS, build_sample_runs  # noqa: F401
+from guild_tensorboard.serving.command import demo_main as main
 
 if __name__ == "__main__":
     sys.exit(main())

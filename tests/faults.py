@@ -7,9 +7,9 @@ import zlib
 
 from PIL import Image
 
-from guild.own_files import OwnFiles
-from guild.records import encode_record, masked_crc32c
-from guild.tensorboard import RunsMonitor
+from guild_tensorboard.monitor.own_files import OwnFiles
+from guild_tensorboard.events.records import encode_record, masked_crc32c
+from guild_tensorboard.monitor.runs_monitor import RunsMonitor
 
 from run_snapshot import snapshot
 

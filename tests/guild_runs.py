@@ -24,8 +24,8 @@ import uuid
 
 import yaml
 
-from guild import run as runlib
-from guild.summary import SummaryWriter
+from guild_tensorboard.runs import run as runlib
+from guild_tensorboard.events.summary import SummaryWriter
 
 _counter = [0]
 

@@ -20,7 +20,7 @@ from google.protobuf import json_format
 from tensorboard.plugins.hparams import api_pb2
 from werkzeug.test import Client
 
-from guild import tensorboard_server
+from guild_tensorboard.serving import app as tensorboard_server
 
 
 class _Queries:
@@ -95,14 +95,38 @@ class InProcessTensorBoard(_Queries):
         return json.loads(resp.get_data())
 
 
-class TensorBoardProcess(_Queries):
-    """The `tensorboard` program serving `logdir` on 127.0.0.1."""
+class ServedTensorBoard(_Queries):
+    """A TensorBoard serving at `url` (with its path prefix, if any)."""
 
-    def __init__(self, logdir, *args, reload_interval=1):
-        self.port = _free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
+    def __init__(self, url):
+        self.url = url.rstrip("/")
+
+    def get_bytes(self, path):
+        with urllib.request.urlopen(self.url + path, timeout=30) as resp:
+            return resp.read()
+
+    def get_json(self, path):
+        return json.loads(self.get_bytes(path))
+
+    def post_json(self, path, body):
+        req = urllib.request.Request(
+            self.url + path,
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.loads(resp.read())
+
+
+class TensorBoardProcess(ServedTensorBoard):
+    """The `tensorboard` program serving `logdir` on 127.0.0.1 (that of
+    `python`'s environment, this one's unless given)."""
+
+    def __init__(self, logdir, *args, reload_interval=1, python=sys.executable):
+        self.port = free_port()
+        super().__init__("http://127.0.0.1:%d" % self.port)
         cmd = [
-            sys.executable, "-m", "tensorboard.main",
+            python, "-m", "tensorboard.main",
             "--logdir", logdir,
             "--host", "127.0.0.1",
             "--port", str(self.port),
@@ -125,22 +149,6 @@ class TensorBoardProcess(_Queries):
             except (urllib.error.URLError, ConnectionError):
                 time.sleep(0.2)
         raise AssertionError("tensorboard did not start in %ss" % timeout)
-
-    def get_bytes(self, path):
-        with urllib.request.urlopen(self.url + path, timeout=30) as resp:
-            return resp.read()
-
-    def get_json(self, path):
-        return json.loads(self.get_bytes(path))
-
-    def post_json(self, path, body):
-        req = urllib.request.Request(
-            self.url + path,
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return json.loads(resp.read())
 
     def close(self):
         self.proc.terminate()
@@ -168,7 +176,7 @@ def wait_for(predicate, timeout=60, interval=0.5):
     raise AssertionError("timed out waiting; last result: %r" % (last,))
 
 
-def _free_port():
+def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

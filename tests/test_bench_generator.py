@@ -9,8 +9,8 @@ import pytest
 from tensorboard.backend.event_processing import event_file_loader
 from tensorboard.compat.proto import event_pb2
 
-from guild import run as runlib
-from guild import tfevent
+from guild_tensorboard.runs import run as runlib
+from guild_tensorboard.events import tfevent
 
 BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench")
 sys.path.insert(0, BENCH)

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from guild import demo
+from guild_tensorboard.runner import demo
 
 from chromium import Chromium, chromium_path, page_contents
 from command_process import CommandProcess

@@ -3,15 +3,19 @@ budget of event files a server, folders that grow or go. Real data
 servers (TensorBoard's Rust binary) are started for the shards."""
 
 import os
+import shutil
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
 from tensorboard import program
 from tensorboard.data import server_ingester
 
-from guild import data_shards
-from guild import tensorboard_server
-from guild.sharded_provider import ShardedDataProvider
+from guild_tensorboard.serving import data_shards
+from guild_tensorboard.serving import app as tensorboard_server
+from guild_tensorboard.serving.sharded_provider import ShardedDataProvider
 
 from command_process import pid_is_running
 from tensorboard_client import wait_for
@@ -32,12 +36,12 @@ def shards(tmp_path):
     started = []
     real_start = tensorboard_server._data_server_starter(tb, binary, fallback=False)
 
-    def start(shard_dir):
+    def start(shard_dir, reload_interval):
         started.append(os.path.basename(shard_dir))
-        return real_start(shard_dir)
+        return real_start(shard_dir, reload_interval)
 
     provider = ShardedDataProvider(str(logdir))
-    result = data_shards.DataShards(str(logdir), 10, start, provider, limit=74)
+    result = data_shards.DataShards(str(logdir), 10, start, provider, limit=74, reload_interval=1)
     result.started = started
     yield result
     result.close()
@@ -108,3 +112,73 @@ def test_counting_event_files_as_tensorboard_opens_them(tmp_path):
     (logdir / "events.out.tfevents.root").write_bytes(b"")
     (logdir / ".guild-tensorboard-0123").mkdir()
     assert data_shards.count_event_files(str(logdir)) == {"a": 3, "events.out.tfevents.root": 1}
+
+
+# Shards of a process that is gone
+
+_KILLED_WITH_SHARDS = """
+import os, signal, sys
+from guild_tensorboard.serving import data_shards
+from guild_tensorboard.serving.sharded_provider import ShardedDataProvider
+logdir = sys.argv[1]
+shards = data_shards.DataShards(logdir, 10, lambda d, r: (None, lambda: None), ShardedDataProvider(logdir))
+shards._first_pass = False
+shards._new_shard().add("run0", 2)
+print(shards.root, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def _killed_process_root(logdir):
+    proc = subprocess.run(
+        [sys.executable, "-c", _KILLED_WITH_SHARDS, str(logdir)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.returncode == -signal.SIGKILL
+    root = proc.stdout.strip()
+    assert os.path.islink(os.path.join(root, "0", "run0"))
+    return root
+
+
+def test_the_shards_of_a_killed_process_are_removed_by_the_next(tmp_path):
+    logdir = tmp_path / "logdir"
+    (logdir / "run0").mkdir(parents=True)
+    gone = _killed_process_root(logdir)
+    kept_extra = _killed_process_root(logdir)
+    (tmp_path / "user-file").write_text("x")
+    os.symlink(tmp_path / "user-file", os.path.join(kept_extra, "not-a-shard"))
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        live_root = _killed_process_root(logdir)
+        with open(os.path.join(live_root, data_shards.OWNER), "w") as f:
+            f.write("%d\n" % alive.pid)  # as if that process made it
+        shards = data_shards.DataShards(str(logdir), 10, None, ShardedDataProvider(str(logdir)))
+        try:
+            assert not os.path.exists(gone)
+            assert os.listdir(kept_extra) == ["not-a-shard"]  # only what a root is made of went
+            assert os.path.islink(os.path.join(live_root, "0", "run0"))  # its process lives
+        finally:
+            shards.close()
+        assert not os.path.exists(shards.root)
+    finally:
+        alive.kill()
+        alive.wait()
+        for root in (kept_extra, live_root):
+            shutil.rmtree(root, ignore_errors=True)
+    assert (tmp_path / "user-file").read_text() == "x"
+    assert sorted(os.listdir(logdir)) == ["run0"]
+
+
+def test_an_app_never_stopped_removes_its_shards_at_exit(tmp_path):
+    logdir = tmp_path / "logdir"
+    (logdir / "run0").mkdir(parents=True)
+    (logdir / "run0" / "events.out.tfevents.1").write_bytes(b"")
+    code = (
+        "import sys; from guild_tensorboard.serving import app\n"
+        "a = app.create_app(logdir=sys.argv[1], reload_interval=1)\n"
+        "print(a._guild_shards.root, flush=True)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(logdir)], stdout=subprocess.PIPE, text=True, timeout=120)
+    assert proc.returncode == 0
+    root = proc.stdout.strip().splitlines()[-1]
+    assert os.path.basename(root).startswith(data_shards.ROOT_PREFIX)
+    assert not os.path.exists(root)

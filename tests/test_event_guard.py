@@ -2,9 +2,9 @@ import os
 
 from tensorboard.compat.proto import event_pb2, summary_pb2
 
-from guild.records import encode_record
-from guild.tensorboard import RunsMonitor
-from guild.tfevent import ScalarReader
+from guild_tensorboard.events.records import encode_record
+from guild_tensorboard.monitor.runs_monitor import RunsMonitor
+from guild_tensorboard.events.tfevent import ScalarReader
 
 import faults
 from guild_runs import finish_run, make_run
@@ -50,18 +50,18 @@ def test_a_growing_file_damaged_later_is_repaired_and_extended(tmp_path):
 
 
 def test_records_are_verified_within_a_time_budget_per_pass(tmp_path, monkeypatch):
-    from guild import tensorboard
+    from guild_tensorboard.monitor import runs_monitor
 
     runs_dir = str(tmp_path / "home" / "runs")
     damaged = faults.bad_crc_events([_event(1)], _event(2), [_event(3)])
     run = make_run(runs_dir, files={"eval/events.out.tfevents.1.x": damaged})
     logdir = str(tmp_path / "logdir")
     monitor = RunsMonitor(logdir, lambda: [run])
-    monkeypatch.setattr(tensorboard, "VERIFY_SECONDS", 0)
+    monkeypatch.setattr(runs_monitor, "VERIFY_SECONDS", 0)
     monitor.run_once()
     eval_dir = os.path.join(faults.run_folder(logdir, run), "eval")
     assert os.path.islink(eval_dir)  # lengths are fine: shown as it is, for now
-    monkeypatch.setattr(tensorboard, "VERIFY_SECONDS", 1)
+    monkeypatch.setattr(runs_monitor, "VERIFY_SECONDS", 1)
     monitor.run_once()  # nothing changed, but the pass verifies the records
     assert not os.path.islink(eval_dir)
     assert _steps(eval_dir) == [1, 3]

@@ -13,10 +13,10 @@ from PIL import Image
 from tensorboard.compat.proto import event_pb2, summary_pb2
 from tensorboard.plugins.hparams import api_pb2
 
-from guild import run_links
-from guild.run import Run
-from guild.tensorboard import RunsMonitor
-from guild.tfevent import ScalarReader
+from guild_tensorboard.monitor import run_links
+from guild_tensorboard.runs.run import Run
+from guild_tensorboard.monitor.runs_monitor import RunsMonitor
+from guild_tensorboard.events.tfevent import ScalarReader
 
 import faults
 from faults import World, exercise, good_png, monitor_for, run_folder

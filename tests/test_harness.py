@@ -3,8 +3,8 @@ import time
 
 import yaml
 
-from guild import _test
-from guild import run as runlib
+from guild_tensorboard.runner import harness as _test
+from guild_tensorboard.runs import run as runlib
 
 
 def test_globals_names():

@@ -19,11 +19,11 @@ import threading
 import pytest
 from tensorboard.compat.proto import event_pb2, summary_pb2
 
-from guild import tensorboard
-from guild.records import encode_record
-from guild.run_util import LogdirError, LogdirInUse
-from guild.tensorboard import RunsMonitor
-from guild.tfevent import ScalarReader
+from guild_tensorboard.monitor import runs_monitor
+from guild_tensorboard.events.records import encode_record
+from guild_tensorboard.monitor.base import LogdirError, LogdirInUse
+from guild_tensorboard.monitor.runs_monitor import RunsMonitor
+from guild_tensorboard.events.tfevent import ScalarReader
 
 import faults
 from faults import World, exercise, good_png, monitor_for, run_folder
@@ -313,15 +313,15 @@ def test_garbage_and_zero_tails_cost_no_pass_long(world, monkeypatch):
 def test_a_slice_of_checking_stops_inside_a_file(world, monkeypatch):
     run = make_run(world.runs_dir)
     write_file(run.dir, "big/events.out.tfevents.1.b", b"".join(_event(i) for i in range(20000)))
-    from guild import event_guard
+    from guild_tensorboard.monitor import event_guard
 
     monkeypatch.setattr(event_guard, "SCAN_SECONDS", 0)
-    monkeypatch.setattr(tensorboard, "VERIFY_SECONDS", 0)
+    monkeypatch.setattr(runs_monitor, "VERIFY_SECONDS", 0)
     monitor = monitor_for(world, [run])
     monitor.run_once()
     [guarded] = monitor._folders[run.id].links.guard._files.values()
     assert guarded.scan_paused  # no time: the scan paused at its first look
-    monkeypatch.setattr(tensorboard, "VERIFY_SECONDS", 0.2)
+    monkeypatch.setattr(runs_monitor, "VERIFY_SECONDS", 0.2)
     passes = 0
     while monitor._unverified:
         monitor.run_once()

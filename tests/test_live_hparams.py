@@ -8,8 +8,8 @@ import sys
 import pytest
 from tensorboard.plugins.hparams import api_pb2
 
-from guild import _test
-from guild.tensorboard import RunsMonitor
+from guild_tensorboard.runner import harness as _test
+from guild_tensorboard.monitor.runs_monitor import RunsMonitor
 
 from guild_runs import finish_run, make_run
 from tensorboard_client import TensorBoardProcess, hparam_values, metric_values, wait_for
@@ -92,11 +92,17 @@ def test_hparams_stay_live_without_restarting_tensorboard(loader, tmp_path, slee
         experiment = wait_for(lambda: _experiment_with(tb, "dropout", "f1"))
         opt = {i.name: i for i in experiment.hparam_infos}["opt"]
         assert {v.string_value for v in opt.domain_discrete.values} == {"adam", "sgd", "rmsprop"}
+        # The data server may load the late run's session before its scalars.
+        g = wait_for(lambda: _with_metric(_groups_by_short_id(tb).get(late.short_id), ("", "f1")))
         assert metric_values(g)[("", "f1")] == pytest.approx(0.77)
         assert monitor.is_alive()
     finally:
         tb.close()
         monitor.stop()
+
+
+def _with_metric(group, metric):
+    return group if group is not None and metric in metric_values(group) else None
 
 
 def _both_sessions(tb, *runs):

@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from guild import logdir_claim
-from guild.logdir_claim import LogdirClaim, LogdirError, check_apart_from_home, check_apart_from_runs
+from guild_tensorboard.monitor import logdir_claim
+from guild_tensorboard.monitor.logdir_claim import LogdirClaim, LogdirError, check_apart_from_home, check_apart_from_runs
 
 
 def _open(path):

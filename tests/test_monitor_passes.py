@@ -6,11 +6,11 @@ vanished runs by the next pass; deeper changes of stopped runs within
 import os
 import shutil
 
-from guild import _test
-from guild import run_util
-from guild import tensorboard
-from guild.tensorboard import RunsMonitor
-from guild.tfevent import read_events
+from guild_tensorboard.runner import harness as _test
+from guild_tensorboard.monitor import base as run_util
+from guild_tensorboard.monitor import runs_monitor
+from guild_tensorboard.monitor.runs_monitor import RunsMonitor
+from guild_tensorboard.events.tfevent import read_events
 
 import faults
 from guild_runs import finish_run, make_run, write_attr, write_file
@@ -23,7 +23,7 @@ import pytest  # noqa: E402
 def no_deep_checks(monkeypatch):
     """Only what a pass checks for every run: what it picks up then is
     picked up by the next pass, whatever the turn of deep checks."""
-    monkeypatch.setattr(tensorboard, "DEEP_CHECK_SECONDS", 0)
+    monkeypatch.setattr(runs_monitor, "DEEP_CHECK_SECONDS", 0)
 
 
 def _monitor(tmp_path, runs_dir):
@@ -102,7 +102,7 @@ def test_deeper_changes_of_stopped_runs_within_a_turn_of_deep_checks(tmp_path):
     run = runs[7]
     faults.good_png(os.path.join(run.dir, "out", "new.png"))  # in a subfolder linked whole
     write_attr(run.dir, "label", "relabeled")
-    for _ in range(tensorboard.DEEP_CHECK_PASSES):
+    for _ in range(runs_monitor.DEEP_CHECK_PASSES):
         monitor.run_once()
     assert len(_image_summaries(logdir, run)) == 1
     assert faults.run_folder(logdir, run).endswith(" relabeled")

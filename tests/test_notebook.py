@@ -11,8 +11,8 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
-from guild import demo
-from guild import notebook
+from guild_tensorboard.runner import demo
+from guild_tensorboard.serving import notebook
 
 import faults
 
@@ -69,9 +69,18 @@ def test_a_notebook_shows_tensorboard_inline_and_stops_it(guild_home, kernel_env
             new_code_cell("tb.display(height=600, tab='hparams')"),
             new_code_cell("tb"),
             new_code_cell("tb.stop()\nprint(tb)"),
+            new_code_cell(  # a request served while a cell runs (its logs would land here)
+                "import urllib.request\nimport time\n"
+                "tb2 = notebook.start(%r, refresh_interval=1)\n"
+                "urllib.request.urlopen(tb2.url + 'data/runs', timeout=30).read()\n"
+                "time.sleep(1)\ntb2.stop()" % guild_home
+            ),
         ]
     )
-    client = NotebookClient(nb, kernel_name=KERNEL_NAME, timeout=120, allow_errors=False)
+    client = NotebookClient(
+        nb, kernel_name=KERNEL_NAME, timeout=120, allow_errors=False,
+        resources={"metadata": {"path": str(tmp_path)}},  # not the checkout: the installed package
+    )
     with client.setup_kernel():
         client.execute_cell(nb.cells[0], 0)
         url, logdir = _text_output(nb.cells[0]).split()
@@ -99,10 +108,14 @@ def test_a_notebook_shows_tensorboard_inline_and_stops_it(guild_home, kernel_env
 
         client.execute_cell(nb.cells[3], 3)
         assert "stopped" in _text_output(nb.cells[3])
+        client.execute_cell(nb.cells[4], 4)
         with pytest.raises((urllib.error.URLError, ConnectionError)):
             urllib.request.urlopen(url + "data/runs", timeout=5)
         assert not os.path.exists(logdir)
     assert not _errors(nb)
+    # TensorBoard's requests are not logged into the cells.
+    outputs = [out.get("text", "") for cell in nb.cells for out in cell.get("outputs", [])]
+    assert not [text for text in outputs if "GET /" in text], outputs
     nbformat.validate(nb)
 
 
@@ -128,8 +141,21 @@ def test_start_in_process_with_options(guild_home, tmp_path):
     tb.stop()  # twice is fine
 
 
+def test_start_takes_guilds_filters_as_keywords(tmp_path):
+    import guild_selections
+
+    home = str(tmp_path / "home")
+    guild_selections.build_home(os.path.join(home, "runs"))
+    logdir = str(tmp_path / "logdir")
+    with notebook.start(home, tags="best", not_statuses=["error"], marked=True, logdir=logdir, log_images=False) as tb:
+        assert tb.wait(60)
+        shown = sorted(name.split(" ", 1)[0] for name in faults.run_folders(logdir))
+    # -Ft best -Fm --not-error, as Guild selects: the one marked run tagged best
+    assert shown == [guild_selections.run_id(0)[:8]]
+
+
 def test_start_raises_what_goes_wrong(tmp_path):
-    from guild.runs_dir import RunsDirError
+    from guild_tensorboard.runs.runs_dir import RunsDirError
 
     with pytest.raises(RunsDirError):
         notebook.start(str(tmp_path / "nope"))

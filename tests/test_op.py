@@ -3,9 +3,9 @@ import time
 
 import pytest
 
-from guild import op as oplib
-from guild._test import Project
-from guild.op_output_scalars import OutputScalars
+from guild_tensorboard.runner import op as oplib
+from guild_tensorboard.runner.harness import Project
+from guild_tensorboard.runner.op_output_scalars import OutputScalars
 from op_projects import write
 
 

@@ -1,7 +1,7 @@
 import pytest
 
-from guild import op_attrs
-from guild._test import Project
+from guild_tensorboard.runner import op_attrs
+from guild_tensorboard.runner.harness import Project
 from op_projects import write
 
 

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from guild.op_bootstrap import BOOTSTRAP, assigned_name
+from guild_tensorboard.runner.op_bootstrap import BOOTSTRAP, assigned_name
 from op_projects import write
 
 

@@ -1,8 +1,8 @@
 import pytest
 
-from guild import op as oplib
-from guild import op_flags
-from guild._test import Project
+from guild_tensorboard.runner import op as oplib
+from guild_tensorboard.runner import op_flags
+from guild_tensorboard.runner.harness import Project
 from op_projects import write
 
 

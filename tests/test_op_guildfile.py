@@ -2,8 +2,8 @@ import os
 
 import pytest
 
-from guild import op_guildfile
-from guild._test import Project, findl
+from guild_tensorboard.runner import op_guildfile
+from guild_tensorboard.runner.harness import Project, findl
 from op_projects import write
 
 

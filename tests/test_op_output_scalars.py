@@ -4,8 +4,8 @@ import os
 import pytest
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
-from guild import op_output_scalars
-from guild._test import Project, findl
+from guild_tensorboard.runner import op_output_scalars
+from guild_tensorboard.runner.harness import Project, findl
 from op_projects import write
 
 

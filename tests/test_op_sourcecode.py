@@ -2,8 +2,8 @@ import hashlib
 import logging
 import os
 
-from guild import op_sourcecode
-from guild._test import findl
+from guild_tensorboard.runner import op_sourcecode
+from guild_tensorboard.runner.harness import findl
 from op_projects import write
 
 

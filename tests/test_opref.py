@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from guild.opref import OpRef, OpRefError, opref_for_run_dir, parse_opref
+from guild_tensorboard.runs.opref import OpRef, OpRefError, opref_for_run_dir, parse_opref
 
 
 def test_guildfile_opref():
@@ -122,7 +122,7 @@ from hypothesis import given, settings, strategies as st  # noqa: E402
 @settings(max_examples=500, deadline=None)
 @given(st.text(alphabet="ab :/'\"\\ \t", max_size=30))
 def test_fields_split_like_shlex(line):
-    from guild.opref import _split_fields
+    from guild_tensorboard.runs.opref import _split_fields
     import shlex
 
     try:

@@ -5,9 +5,9 @@ import os
 
 import pytest
 
-from guild import own_files
-from guild.summary import scalar_value
-from guild.tfevent import EventReader
+from guild_tensorboard.monitor import own_files
+from guild_tensorboard.events.summary import scalar_value
+from guild_tensorboard.events.tfevent import EventReader
 
 from faults import TOKEN
 
@@ -78,7 +78,7 @@ def test_appends_go_to_our_files_only(logdir):
     path = str(logdir / "events.out.tfevents.1.copy")
     files.write_events(path, datas=[b"first"])
     files.append_records(path, [b"second"])
-    from guild.records import RecordReader
+    from guild_tensorboard.events.records import RecordReader
 
     assert list(RecordReader(path).read_records())[1:] == [b"first", b"second"]
     (logdir / "events.out.tfevents.2.theirs").write_bytes(b"")

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from guild.records import RecordReader, RecordWriter, encode_record, masked_crc32c
+from guild_tensorboard.events.records import RecordReader, RecordWriter, encode_record, masked_crc32c
 
 
 def read_all(path):
@@ -192,9 +192,9 @@ def test_vanished_file_yields_nothing(tmp_path):
 
 
 def test_record_larger_than_chunk(tmp_path, monkeypatch):
-    import guild.records
+    from guild_tensorboard.events import records as records
 
-    monkeypatch.setattr(guild.records, "_CHUNK_SIZE", 64)
+    monkeypatch.setattr(records, "_CHUNK_SIZE", 64)
     path = tmp_path / "records"
     records = [b"small", os.urandom(1000), b"", os.urandom(63), os.urandom(200)]
     write_file(path, b"".join(encode_record(r) for r in records))
@@ -258,7 +258,7 @@ def test_the_next_good_record_is_found_past_any_junk(tmp_path, junk):
 
 
 def test_next_record_start_skips_zero_runs_and_finds_headers_among_them():
-    from guild.records import next_record_start
+    from guild_tensorboard.events.records import next_record_start
 
     rec = encode_record(b"data")
     buf = b"\0" * 200000 + rec + b"\0" * 50
@@ -268,17 +268,17 @@ def test_next_record_start_skips_zero_runs_and_finds_headers_among_them():
 
 
 def test_a_deadline_stops_a_read_at_a_record_boundary_and_it_resumes(tmp_path, monkeypatch):
-    import guild.records
+    from guild_tensorboard.events import records as records
 
     path = tmp_path / "records"
     datas = _records(20000)
     write_file(path, _encoded(datas))
-    monkeypatch.setattr(guild.records, "_CLOCK_EVERY", 100)
+    monkeypatch.setattr(records, "_CLOCK_EVERY", 100)
     reader = RecordReader(path)
     got = []
     slices = 0
     while not reader.at_end or not slices:
-        deadline = guild.records.time.monotonic() + 0.002
+        deadline = records.time.monotonic() + 0.002
         got.extend(reader.read_records(deadline))
         slices += 1
     assert got == datas
@@ -304,7 +304,7 @@ def _bytes_read_by_this_process():
 
 
 def test_scan_lengths_finds_bad_headers_and_pauses_at_a_deadline(tmp_path):
-    from guild.records import SCAN_DAMAGED, SCAN_OK, SCAN_PAUSED, scan_lengths
+    from guild_tensorboard.events.records import SCAN_DAMAGED, SCAN_OK, SCAN_PAUSED, scan_lengths
 
     path = tmp_path / "records"
     good = _encoded(_records(3))

@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from guild.regular_files import FileTooLarge, NotRegularFile, open_regular, read_regular
+from guild_tensorboard.events.regular_files import FileTooLarge, NotRegularFile, open_regular, read_regular
 
 
 def _special(tmp_path, kind):

@@ -7,8 +7,8 @@ import time
 import pytest
 import yaml
 
-from guild import run as runlib
-from guild.opref import OpRefError
+from guild_tensorboard.runs import run as runlib
+from guild_tensorboard.runs.opref import OpRefError
 
 
 def make_run(root, run_id="a" * 32, opref=None, attrs=None, lock=None, markers=()):

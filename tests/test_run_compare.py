@@ -1,6 +1,6 @@
 import os
 
-from guild import run_compare
+from guild_tensorboard.monitor import run_compare
 
 from guild_runs import make_run
 

@@ -2,8 +2,8 @@ import os
 
 from tensorboard.plugins.hparams import api_pb2, metadata
 
-from guild import run_hparams
-from guild.tfevent import EventReader
+from guild_tensorboard.monitor import run_hparams
+from guild_tensorboard.events.tfevent import EventReader
 
 import faults
 from guild_runs import finish_run, make_run

@@ -3,10 +3,10 @@ import os
 
 from PIL import Image
 
-from guild import _test
-from guild import run_images
-from guild.tensorboard import RunsMonitor
-from guild.tfevent import EventReader
+from guild_tensorboard.runner import harness as _test
+from guild_tensorboard.monitor import run_images
+from guild_tensorboard.monitor.runs_monitor import RunsMonitor
+from guild_tensorboard.events.tfevent import EventReader
 
 from guild_runs import make_run
 
@@ -87,3 +87,35 @@ def test_a_restarted_monitor_does_not_repeat_summaries(tmp_path):
     names = sorted(os.listdir(os.path.join(logdir, run_folder, ".images")))
     digest = run_images.image_path_digest("a.png")
     assert names == [run_images.image_summary_name(i, digest) for i in (0, 1)]
+
+
+def test_with_an_image_store_summaries_are_on_disk_and_linked(tmp_path):
+    """The command's temporary log directory in memory keeps its image
+    summaries in a store on disk: `.images/` links to them, TensorBoard
+    reads through the links, and removal takes both."""
+    from guild_tensorboard.monitor.runs_monitor import RunsMonitor
+
+    from tensorboard_client import InProcessTensorBoard
+
+    run = make_run(str(tmp_path / "home" / "runs"))
+    faults.good_png(os.path.join(run.dir, "a.png"))
+    faults.good_png(os.path.join(run.dir, "b.png"))
+    store = str(tmp_path / "store")
+    logdir = str(tmp_path / "logdir")
+    size = len(open(os.path.join(run.dir, "a.png"), "rb").read())
+    monitor = RunsMonitor(logdir, lambda: [run], image_store=(store, size))  # room for one
+    monitor.run_once()
+    [folder] = faults.run_folders(logdir)
+    images = os.path.join(logdir, folder, ".images")
+    [kept, linked] = sorted(os.listdir(images), key=lambda n: os.path.islink(os.path.join(images, n)))
+    assert not os.path.islink(os.path.join(images, kept))  # within the memory budget
+    target = os.readlink(os.path.join(images, linked))  # past it: on disk
+    assert target.startswith(store + os.sep) and target.endswith(linked)
+    assert os.stat(target).st_mtime_ns == os.stat(os.path.join(run.dir, "b.png")).st_mtime_ns
+    monitor.run_once()  # nothing new: no more summaries
+    assert len(os.listdir(images)) == 2
+    tags = InProcessTensorBoard(logdir).image_tags()
+    assert tags == {folder + "/.images": ["a.png", "b.png"]}
+    monitor.stop()
+    assert monitor.remove_logdir() == []
+    assert not os.path.exists(logdir) and not os.path.exists(store)

@@ -1,6 +1,6 @@
 import os
 
-from guild import run_links
+from guild_tensorboard.monitor import run_links
 
 import faults
 from guild_runs import make_run, write_file

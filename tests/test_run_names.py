@@ -3,8 +3,8 @@ import datetime
 
 import pytest
 
-from guild import run_names
-from guild.run import Run
+from guild_tensorboard.runs import run_names
+from guild_tensorboard.runs.run import Run
 
 from guild_runs import make_run
 
@@ -44,3 +44,24 @@ def test_safe_run_name_caps_bytes_on_a_character_boundary(tmp_path):
     assert len(name.encode("utf-8")) <= run_names.MAX_NAME_BYTES
     assert set(name) == {"\u6f22"}
     os.mkdir(tmp_path / name)  # the file system accepts it
+
+
+def test_a_batch_runs_operation_is_its_prototypes_and_its_own(tmp_path):
+    """As `guild runs` shows them: `train+`, `train+skopt:gp`."""
+    from guild_tensorboard.runs import run as runlib
+    from guild_tensorboard.runs.run_names import run_op_desc
+
+    def write_opref(run_dir, model, op):
+        os.makedirs(os.path.join(run_dir, ".guild"), exist_ok=True)
+        with open(os.path.join(run_dir, ".guild", "opref"), "w") as f:
+            f.write("guildfile:/p/guild.yml 0123abcd %s %s\n" % (model or "''", op))
+
+    plain, batch, optimizer = (str(tmp_path / name) for name in ("plain", "batch", "optimizer"))
+    write_opref(plain, "", "train")
+    write_opref(batch, "", "+")
+    write_opref(os.path.join(batch, ".guild", "proto"), "", "train")
+    write_opref(optimizer, "skopt", "gp")
+    write_opref(os.path.join(optimizer, ".guild", "proto"), "m", "train")
+    assert run_op_desc(runlib.for_dir(plain)) == "train"
+    assert run_op_desc(runlib.for_dir(batch)) == "train+"
+    assert run_op_desc(runlib.for_dir(optimizer)) == "m:train+skopt:gp"

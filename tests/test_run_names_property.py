@@ -5,7 +5,7 @@ import tempfile
 
 from hypothesis import given, settings, strategies as st
 
-from guild import run_names
+from guild_tensorboard.runs import run_names
 
 _ROOT = tempfile.mkdtemp(prefix="guild-names-")
 atexit.register(shutil.rmtree, _ROOT, True)

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from guild import run_util
-from guild.tensorboard import RunsMonitor
+from guild_tensorboard.monitor import base as run_util
+from guild_tensorboard.monitor.runs_monitor import RunsMonitor
 
 from guild_runs import make_run
 

@@ -6,9 +6,9 @@ import uuid
 import pytest
 import yaml
 
-from guild import run as runlib
-from guild import runs_dir as runs_dirlib
-from guild.runs_dir import RunFilter, RunsLister, RunsSource, SelectError, select_runs
+from guild_tensorboard.runs import run as runlib
+from guild_tensorboard.runs import runs_dir as runs_dirlib
+from guild_tensorboard.runs.runs_dir import RunFilter, RunsLister, RunsSource, SelectError, select_runs
 
 T0 = 1_700_000_000_000_000  # microseconds since the epoch, as Guild writes `started`
 
@@ -276,7 +276,7 @@ def test_selectors_are_resolved_once_and_filters_apply_to_every_call(runs_dir):
 
 
 def test_lister_sees_a_run_whose_guild_folder_comes_later(tmp_path):
-    from guild.runs_dir import RunsLister
+    from guild_tensorboard.runs.runs_dir import RunsLister
 
     from guild_runs import make_run
 
@@ -290,3 +290,15 @@ def test_lister_sees_a_run_whose_guild_folder_comes_later(tmp_path):
     assert [r.id for r in lister()] == [first.id]
     (pending / ".guild").mkdir()  # inside the run: the runs folder's mtime stays
     assert sorted(r.id for r in lister()) == sorted([first.id, "b" * 32])
+
+
+def test_most_runs_is_an_upper_bound_read_without_the_runs(runs_dir, five_runs, monkeypatch):
+    with open(os.path.join(runs_dir, "stray-file"), "w") as f:
+        f.write("x")
+    read = []
+    monkeypatch.setattr(runs_dirlib, "read_started", lambda run: read.append(run) or None)
+    source = RunsSource(runs_dir)
+    assert source.most_runs() == 6  # five runs and a stray entry
+    assert read == []
+    assert len(source()) == 5
+    assert RunsSource(runs_dir, ["1:2"]).most_runs() == 2

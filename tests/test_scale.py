@@ -1,6 +1,6 @@
 """Every run in TensorBoard's dashboards whatever the open-files limit: the
 command raises its soft limit, and deals the runs to as many data servers
-as the limit needs (`guild.data_shards`). TensorBoard itself, over HTTP,
+as the limit needs (`guild_tensorboard.serving.data_shards`). TensorBoard itself, over HTTP,
 is asked what it shows.
 
 The homes are synthetic Guild homes (bench/make_guild_home.py) with more

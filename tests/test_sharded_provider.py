@@ -9,10 +9,10 @@ import weakref
 import pytest
 from werkzeug.test import Client
 
-from guild import open_files
-from guild import run_util
-from guild import tensorboard_server
-from guild.tensorboard import RunsMonitor
+from guild_tensorboard.serving import open_files
+from guild_tensorboard.monitor import base as run_util
+from guild_tensorboard.serving import app as tensorboard_server
+from guild_tensorboard.monitor.runs_monitor import RunsMonitor
 
 import faults
 from guild_runs import make_run

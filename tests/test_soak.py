@@ -9,10 +9,10 @@ import shutil
 import threading
 import time
 
-from guild import _test
-from guild import run_links
-from guild.records import encode_record
-from guild.tensorboard import RunsMonitor
+from guild_tensorboard.runner import harness as _test
+from guild_tensorboard.monitor import run_links
+from guild_tensorboard.events.records import encode_record
+from guild_tensorboard.monitor.runs_monitor import RunsMonitor
 from tensorboard.compat.proto import event_pb2, summary_pb2
 
 import faults

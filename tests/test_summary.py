@@ -16,9 +16,9 @@ from tensorboard.backend.event_processing import (
 )
 from tensorboard.plugins.hparams import api_pb2, metadata
 
-from guild import summary
-from guild.summary import MAX_IMAGE_PIXELS, SummaryWriter, hparam_status
-from guild.tfevent import EventReader
+from guild_tensorboard.events import summary
+from guild_tensorboard.events.summary import MAX_IMAGE_PIXELS, SummaryWriter, hparam_status
+from guild_tensorboard.events.tfevent import EventReader
 
 
 def only_file(logdir):
@@ -493,7 +493,7 @@ def test_value_functions_match_writer(tmp_path):
 
 
 def test_plain_png_is_read_without_decoding(tmp_path):
-    from guild.summary import plain_png
+    from guild_tensorboard.events.summary import plain_png
 
     path = tmp_path / "a.png"
     Image.new("RGBA", (5, 3), (1, 2, 3, 4)).save(path)
@@ -532,7 +532,7 @@ def test_image_files_over_the_size_bound_are_refused_unread(tmp_path, monkeypatc
 def test_hparams_tag_names_are_tensorboards():
     from tensorboard.plugins.hparams import metadata
 
-    from guild import summary
+    from guild_tensorboard.events import summary
 
     assert summary.HPARAMS_PLUGIN_NAME == metadata.PLUGIN_NAME
     assert summary.HPARAMS_EXPERIMENT_TAG == metadata.EXPERIMENT_TAG

@@ -5,8 +5,8 @@ import os
 import pytest
 from tensorboard.plugins.hparams import api_pb2
 
-from guild import _test
-from guild.tensorboard import RunsMonitor
+from guild_tensorboard.runner import harness as _test
+from guild_tensorboard.monitor.runs_monitor import RunsMonitor
 
 import faults
 

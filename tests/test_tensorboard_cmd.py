@@ -7,17 +7,20 @@ import io
 import os
 import re
 import shutil
+import signal
+import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
-from guild import demo
-from guild import progress
-from guild import run_util
-from guild import tensorboard_cmd
-from guild import tensorboard_session
-from guild.tensorboard import RunsMonitor
+from guild_tensorboard.runner import demo
+from guild_tensorboard.serving import progress
+from guild_tensorboard.monitor import base as run_util
+from guild_tensorboard.serving import command as tensorboard_cmd
+from guild_tensorboard.serving import session as tensorboard_session
+from guild_tensorboard.monitor.runs_monitor import RunsMonitor
 
 from run_snapshot import snapshot
 from command_process import CommandProcess, pid_is_running
@@ -36,7 +39,7 @@ def guild_home(tmp_path_factory):
 
 @pytest.fixture
 def runs(guild_home):
-    from guild.runs_dir import RunsLister
+    from guild_tensorboard.runs.runs_dir import RunsLister
 
     return RunsLister(os.path.join(guild_home, "runs"))()
 
@@ -93,15 +96,18 @@ def test_all_options_parse(monkeypatch):
     args = tensorboard_cmd.parse_args(
         "home/ 1 --host 0.0.0.0 -p 8080 --refresh-interval 0.5 --skip-images --skip-hparams "
         "--run-name-flags x,y -O reload_multifile=true -O samples-per-plugin=images=5 --tab hparams -n "
-        "--logdir /tmp/l --keep-logdir --include-batch -Fo train -Fl best -Fu -Sr -Sc -Se -St".split()
+        "--logdir /tmp/l --keep-logdir --include-batch -Fo train -Fl best -Sr -Sc -Se -St "
+        "-Ft t1 -Fc note -Fm -Fd abc --not-pending -Sps".split()
     )
     assert args.guild_home == "home/" and args.runs == ["1"]
     assert (args.host, args.port, args.refresh_interval) == ("0.0.0.0", 8080, 0.5)
     assert args.skip_images and args.skip_hparams and args.no_open and args.keep_logdir
     assert args.run_name_flags == "x,y" and args.tab == "hparams" and args.logdir == "/tmp/l"
     assert args.tensorboard_options == {"reload_multifile": "true", "samples_per_plugin": "images=5"}
-    assert args.operations == ["train"] and args.labels == ["best"] and args.unlabeled
-    assert args.statuses == ["running", "completed", "error", "terminated"]
+    assert args.operations == ["train"] and args.labels == ["best"]
+    assert args.statuses == ["running", "completed", "error", "terminated", "pending", "staged"]
+    assert args.not_statuses == ["pending"]
+    assert (args.tags, args.comments, args.marked, args.digest) == (["t1"], ["note"], True, "abc")
     assert args.include_batch
 
 
@@ -117,6 +123,7 @@ def test_all_options_parse(monkeypatch):
         (["-O", "logdir=/x"], "use guild-tensorboard --logdir instead"),
         (["-O", "port=1"], "use guild-tensorboard --port instead"),
         (["--test-logdir", "--export-scalars", "-"], "can't be used together"),
+        (["--tab", "hparam"], "--tab: no dashboard 'hparam' (one of timeseries, scalars"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(capsys, argv, message):
@@ -126,6 +133,33 @@ def test_bad_arguments_give_one_line_and_exit_2(capsys, argv, message):
     assert len(err.splitlines()) == 1, err
     assert err.startswith("guild-tensorboard: error: ")
     assert message in err
+
+
+def _export_stderr(folder):
+    proc = subprocess.run(
+        [sys.executable, "-m", "guild.tensorboard", str(folder), "--export-scalars", "-"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(folder), timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stderr
+
+
+@pytest.mark.parametrize("layout", ["empty", "project"])
+def test_a_folder_without_runs_says_what_was_probably_meant(tmp_path, layout):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    if layout == "project":  # a project's folder, its runs in .guild/runs
+        (folder / ".guild" / "runs").mkdir(parents=True)
+    (folder / "notes").mkdir()
+    if layout == "project":
+        said = "no runs in %s; its Guild home is %s (a project's .guild)" % (folder, folder / ".guild")
+    else:
+        said = "no runs in %s; a Guild home holds runs/, the default is $GUILD_HOME, else ~/.guild" % folder
+    assert _export_stderr(folder).splitlines() == ["WARNING: " + said]
+
+
+def test_a_home_with_runs_gets_no_hint(guild_home):
+    assert "no runs in" not in _export_stderr(guild_home)
 
 
 def test_a_missing_guild_home_gives_one_line_and_exit_1(capsys, tmp_path, monkeypatch):
@@ -151,7 +185,7 @@ def test_an_unmatched_selector_gives_one_line(capsys, guild_home):
 def test_an_invalid_tensorboard_option_gives_one_line(capsys, guild_home, monkeypatch):
     monkeypatch.setattr(tensorboard_session.Session, "serve_forever", _not_reached)
     status, out, err = main(capsys, guild_home, "-n", "-O", "no_such_flag=1")
-    assert (status, out) == (1, "")
+    assert (status, out) == (2, "")  # a bad argument
     assert err.splitlines()[-1] == (
         "guild-tensorboard: error: invalid TensorBoard options: unrecognized arguments: --no_such_flag=1"
     )
@@ -169,6 +203,14 @@ def test_a_port_in_use_gives_one_line(capsys, guild_home, _own_tmpdir):
     assert (status, out) == (1, "")
     assert re.match(r"guild-tensorboard: error: cannot serve on 127\.0\.0\.1:%i: .*in use" % port, err.splitlines()[-1])
     assert not [name for name in os.listdir(_own_tmpdir) if name.startswith("guild-")]
+
+
+@pytest.mark.parametrize("host", ["no.such.host.invalid", "192.0.2.1"])  # unknown; not this machine's
+def test_a_host_that_is_no_interface_here_is_a_bad_argument(capsys, guild_home, host):
+    status, out, err = main(capsys, guild_home, "-n", "-h", host)
+    assert (status, out) == (2, "")
+    assert err.splitlines()[-1].startswith("guild-tensorboard: error: cannot serve on %s:0: " % host)
+    assert "Errno" not in err
 
 
 def test_an_unexpected_error_gives_one_line_unless_debugging(capsys, guild_home, monkeypatch):
@@ -326,13 +368,15 @@ def test_the_console_script_is_the_command():
     from importlib import metadata
 
     [script] = [ep for ep in metadata.entry_points(group="console_scripts") if ep.name == "guild-tensorboard"]
-    assert script.value == "guild.tensorboard_cmd:main"
+    assert script.value == "guild_tensorboard.serving.command:main"
 
 
 def test_python_m_guild_demo_is_the_demo_command(monkeypatch):
+    import guild.demo
+
     calls = []
     monkeypatch.setattr(tensorboard_cmd, "main", lambda argv: calls.append(argv) or 0)
-    assert demo.main(["-n", "--tab", "images"]) == 0
+    assert guild.demo.main(["-n", "--tab", "images"]) == 0
     assert calls == [["demo", "-n", "--tab", "images"]]
 
 
@@ -385,8 +429,8 @@ def test_serving_opens_the_tab_and_cleans_up_on_ctrl_c(capsys, guild_home, monke
     status, out, err = main(capsys, guild_home, "--tab", "hparams", "--refresh-interval", "0.2")
     assert status == 0
     [line] = out.splitlines()
-    url = re.match(r"Running TensorBoard \S+ at (http://127\.0\.0\.1:\d+/) \(Ctrl\+C to quit\)$", line).group(1)
-    assert opened == [url + "#hparams"]
+    url = re.match(r"Running TensorBoard \S+ at (http://127\.0\.0\.1:\d+/#hparams) \(Ctrl\+C to quit\)$", line).group(1)
+    assert opened == [url]  # the printed URL names the tab too (no display: no browser)
     assert len(seen["folders"]) == 4 and seen["monitor_alive"]
     assert not os.path.exists(seen["logdir"])
     assert not [name for name in os.listdir(_own_tmpdir) if name.startswith("guild-")]
@@ -407,7 +451,7 @@ def test_keep_logdir_keeps_the_temporary_logdir(capsys, guild_home, monkeypatch)
 
 
 def test_a_session_stops_its_server_monitor_and_data_server(guild_home, runs):
-    from guild.runs_dir import RunsSource
+    from guild_tensorboard.runs.runs_dir import RunsSource
 
     data_servers_before = _data_servers()
     session = tensorboard_session.Session(RunsSource(os.path.join(guild_home, "runs")), refresh_interval=0.2)
@@ -421,7 +465,7 @@ def test_a_session_stops_its_server_monitor_and_data_server(guild_home, runs):
         assert resp.status == 200
     session.app._guild_shards.wait_started()
     data_servers = [pid for pid in _data_servers() if pid not in data_servers_before]
-    assert data_servers  # one for each shard (see guild.data_shards)
+    assert data_servers  # one for each shard (see guild_tensorboard.serving.data_shards)
     thread = session.monitor._thread
     session.close()
     assert not thread.is_alive()
@@ -452,6 +496,27 @@ def _cmdline(pid):
 # The command in a subprocess: live refresh, Ctrl+C
 
 
+@pytest.mark.parametrize("when", ["serving", "first pass"])
+def test_ctrl_c_twice_still_removes_the_logdir(guild_home, tmp_path, when):
+    """A second Ctrl+C while the command cleans up says so and lets it
+    finish, at any moment, the first pass included."""
+    for attempt in range(3):
+        tmp = tmp_path / ("cmd-tmp-%d" % attempt)
+        tmp.mkdir()
+        with CommandProcess([guild_home, "-n", "-p", "0"], tmp, env={"TMPDIR": str(tmp)}) as cmd:
+            [logdir] = [str(tmp / name) for name in os.listdir(tmp) if name.startswith("guild-tensorboard-")]
+            if when == "serving":
+                wait_for(lambda: len(run_folders(logdir)) == 4)
+            cmd.proc.send_signal(signal.SIGINT)
+            time.sleep(0.02 * attempt)
+            cmd.proc.send_signal(signal.SIGINT)
+            status = cmd.wait(60)
+            assert status == 0, cmd.stderr()
+            assert not os.path.exists(logdir), cmd.stderr()
+            assert not [name for name in os.listdir(tmp) if name.startswith("guild-")]
+            assert "Traceback" not in cmd.stderr()
+
+
 def test_ctrl_c_stops_the_command_and_removes_its_logdir(guild_home, tmp_path):
     tmp = tmp_path / "cmd-tmp"
     tmp.mkdir()
@@ -475,6 +540,37 @@ def test_ctrl_c_stops_the_command_and_removes_its_logdir(guild_home, tmp_path):
         assert "Traceback" not in cmd.stderr()
         assert cmd.stderr_lines[0] == "Preparing runs\u2026"
         assert re.match(r"Running TensorBoard \S+ at http://127\.0\.0\.1:\d+/ \(Ctrl\+C to quit\)$", cmd.stdout_lines[0])
+
+
+def test_its_temporary_log_directory_is_in_memory(guild_home, tmp_path):
+    """With TMPDIR not set, in /dev/shm; its image summaries too, within the
+    image memory budget (past it they go to a store on disk: see
+    test_run_images); both are gone once it quits."""
+    tmp = tmp_path / "cmd-tmp"
+    tmp.mkdir()
+    shm_before = set(os.listdir("/dev/shm"))
+    system_tmp = "/tmp"  # the command's temp folder without TMPDIR (this process's is the test's)
+    tmp_before = set(os.listdir(system_tmp))
+    with CommandProcess([guild_home, "-n"], tmp, env={"TMPDIR": ""}) as cmd:
+        [logdir] = [
+            os.path.join("/dev/shm", name) for name in set(os.listdir("/dev/shm")) - shm_before
+            if name.startswith("guild-tensorboard-") and "-shards-" not in name
+        ]
+        [store] = [
+            name for name in set(os.listdir(system_tmp)) - tmp_before
+            if name.startswith("guild-tensorboard-images-")
+        ]
+        wait_for(lambda: len(run_folders(logdir)) == 4)
+        [images_run] = [name for name in run_folders(logdir) if " copy-images " in name]
+        images = os.path.join(logdir, images_run, ".images")
+        wait_for(lambda: len(os.listdir(images)) == 2)
+        assert not any(os.path.islink(os.path.join(images, n)) for n in os.listdir(images))
+        tags = wait_for(lambda: cmd.get_json("data/plugin/images/tags").get(images_run + "/.images"))
+        assert sorted(tags) == ["favicon-copy.png", "heart-copy.jpg"]
+        assert cmd.interrupt() == 0, cmd.stderr()
+    assert not os.path.exists(logdir)
+    assert not os.path.exists(os.path.join(system_tmp, store))
+    assert not [n for n in set(os.listdir("/dev/shm")) - shm_before if n.startswith("guild-tensorboard-")]
 
 
 # Progress
@@ -513,7 +609,7 @@ def test_progress_bar_is_quiet_when_quick_or_not_a_terminal():
 
 
 def test_the_first_pass_ticks_the_progress_bar_per_run(guild_home):
-    from guild.runs_dir import RunsSource
+    from guild_tensorboard.runs.runs_dir import RunsSource
 
     stream = _Terminal()
     bar = progress.ProgressBar(stream, delay=0, min_redraw=0)
@@ -561,7 +657,7 @@ def test_a_data_server_that_does_not_start_leaves_its_runs_to_the_python_loader(
 
     from werkzeug.test import Client
 
-    from guild import tensorboard_server
+    from guild_tensorboard.serving import app as tensorboard_server
 
     failing = tmp_path / "data-server"
     failing.write_text("#!/bin/sh\necho 'no data server here' >&2\nexit 1\n")

@@ -9,8 +9,8 @@ from tensorboard.plugins.scalar import summary_v2 as scalar_summary
 from tensorboard.summary.writer import event_file_writer as tb_writer
 from tensorboard.util import tensor_util
 
-from guild.records import encode_record
-from guild.tfevent import (
+from guild_tensorboard.events.records import encode_record
+from guild_tensorboard.events.tfevent import (
     EventFileWriter,
     EventReader,
     ScalarReader,
