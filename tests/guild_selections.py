@@ -59,6 +59,16 @@ FILTERS = [
     ["-Ft", "best", "-Sc"],
     ["-Fm", "-Ft", "v1"],
     ["-Fn", "--not-completed", "-Fc", "-"],
+    ["-Fo", "train"],
+    ["-Fo", "tra"],
+    ["-Fo", "m:train"],
+    ["-Fo", "m:"],
+    ["-Fo", ":train"],
+    ["-Fo", "*ain"],
+    ["-Fo", "^ev"],
+    ["-Fo", "ain$"],
+    ["-Fo", "eval", "-Fo", "prepare"],
+    ["-Fo", "train", "-Sc"],
 ]
 
 

@@ -127,7 +127,7 @@ def _get_json(url):
 def test_start_in_process_with_options(guild_home, tmp_path):
     logdir = str(tmp_path / "logdir")
     with notebook.start(
-        guild_home, runs=["1:"], operations="echo", run_name_flags="x_flag", logdir=logdir, port=0
+        guild_home, runs=["1:"], operations="echo.py", run_name_flags="x_flag", logdir=logdir, port=0
     ) as tb:
         assert notebook.running() == [tb]
         assert tb.wait(60)  # it serves at once; the runs come as the first pass goes

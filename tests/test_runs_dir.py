@@ -171,9 +171,13 @@ def test_filters_by_operation_label_and_status(runs_dir):
         return ids(RunFilter(**kw)(lister.infos()))
 
     assert select() == [killed, running, evaluate, train, pending]
+    # Operation specs as Guild matches them: each part given is equal
     assert select(operations=["train"]) == [running, train, pending]
-    assert select(operations=["mnist:"]) == [train]
-    assert select(operations=["eval", "prep"]) == [killed, evaluate]
+    assert select(operations=["mnist:train"]) == [train]
+    assert select(operations=["eval", "prepare"]) == [killed, evaluate]
+    assert select(operations=["prep"]) == []  # not a substring match
+    assert select(operations=["prep*"]) == [killed]  # a glob
+    assert select(operations=["^mnist"]) == [train]  # a regular expression
     assert select(labels=["lr="]) == [running, train]
     assert select(labels=["fast", "0.2"]) == [running, train]
     assert select(unlabeled=True) == [killed, evaluate, pending]

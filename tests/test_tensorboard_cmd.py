@@ -339,12 +339,13 @@ def test_selectors_and_filters_pick_the_run_folders(capsys, guild_home, runs):
     assert folders("2:3") == sorted(short_ids[1:3])
     assert folders(runs[2].short_id) == [short_ids[2]]  # 8 digits or more: never an index
     assert folders("-Fo", "copy-images") == [r.short_id for r in runs if _op(r) == "copy-images"]
-    assert folders("-Fo", "echo") == sorted(r.short_id for r in runs if _op(r) == "echo.py")
+    assert folders("-Fo", "echo.py") == sorted(r.short_id for r in runs if _op(r) == "echo.py")
+    assert folders("-Fo", "echo*") == folders("-Fo", "echo.py")
     assert folders("-Fl", "x_flag=2.5") == [r.short_id for r in runs if r.get("label") == "x_flag=2.5"]
     assert folders("-Fu") == [r.short_id for r in runs if not r.get("label")]
     assert folders("-Sc") == sorted(short_ids)
     assert folders("-Se") == folders("-Sr") == folders("-St") == []
-    assert folders("-Fo", "echo", "1") == [next(r.short_id for r in runs if _op(r) == "echo.py")]
+    assert folders("-Fo", "echo.py", "1") == [next(r.short_id for r in runs if _op(r) == "echo.py")]
 
 
 def _op(run):

@@ -13,8 +13,10 @@ id, an id prefix, a 1-based index in newest-first order, or a range of
 indexes `START:END`).
 """
 
+import fnmatch
 import logging
 import os
+import re
 
 from guild_tensorboard.runs import run as runlib
 from guild_tensorboard.runs import run_names
@@ -236,7 +238,8 @@ class RunFilter:
     (`guild runs`); each kind given must match, and within a kind any of
     its values:
 
-    `operations`: runs whose `[model:]op` contains any of them;
+    `operations`: runs whose `[model:]op` matches any of them as an
+    operation spec or a regular expression (`operation_matches`);
     `labels`: runs whose label contains any of them (`-`: no label);
     `unlabeled`: runs without a label (either matches when both are given);
     `tags`: runs with any of these tags; `comments`: runs with a comment
@@ -297,7 +300,52 @@ class RunFilter:
 
 def _matches_operation(info, operations):
     desc = info.op_desc()
-    return any(op in desc for op in operations)
+    return any(operation_matches(ref, desc) for ref in operations)
+
+
+def operation_matches(ref, desc):
+    """Whether `-Fo REF` matches a run's `[model:]op` as in Guild 0.9.0:
+    a regular expression searched when REF starts with `^` or ends with
+    `$`; else an operation spec, `[[package/]model:]op`, each part given
+    equal to the run's (or a glob when it holds `*`)."""
+    if ref.startswith("^") or ref.endswith("$"):
+        try:
+            return re.search(ref, desc) is not None
+        except re.error:
+            return False
+    return all(
+        _opspec_part_matches(ref_part, part)
+        for ref_part, part in zip(_opspec_parts(ref), _opspec_parts(desc))
+    )
+
+
+def _opspec_parts(spec):
+    """`(package, model, op)` of `[[package/]model:]op`; all None when
+    `spec` is not one (so it matches any run, as in Guild)."""
+    if not spec:
+        return None, None, None
+    if "/" not in spec and ":" not in spec:
+        return None, None, spec
+    m = re.match(r"([^/:]*):([^/:]+)$", spec) or re.match(r"([^/:]*/[^/:?]*):([^/:]+)$", spec)
+    if not m:
+        m = re.match(r"([^/:]+/):?([^/:]+)$", spec)
+    if not m:
+        return None, None, None
+    model, op = m.groups()
+    if model and "/" in model:
+        package, model = model.split("/", 1)
+        return package, model, op
+    return None, model, op
+
+
+def _opspec_part_matches(ref, part):
+    if not ref:
+        return True
+    if not part:
+        return False
+    if "*" in ref:
+        return fnmatch.fnmatch(part, ref)
+    return ref == part
 
 
 def _matches_label(info, labels, unlabeled):
