@@ -152,6 +152,19 @@ def test_a_steady_pass_reads_no_attrs_and_keeps_its_run_objects(runs_dir, monkey
     reads.clear()
     source()
     assert reads == []
+    # Guild's other filters alike; a changed attr is read again.
+    run_filter = RunFilter(tags=["t"], comments=["c"], marked=False, digest="ab")
+    source = RunsSource(runs_dir, run_filter=run_filter)
+    assert source() == []
+    reads.clear()
+    assert source() == []
+    assert reads == []
+    [run] = [run for run in first if run.get("label") == "l7"]
+    reads.clear()
+    for name, val in (("tags", ["t"]), ("comments", [{"body": "C"}]), ("sourcecode_digest", "abc")):
+        write_attr(runs_dir, run.id, name, val)
+    assert [r.id for r in source()] == [run.id]
+    assert sorted(reads) == ["comments", "sourcecode_digest", "tags"]
 
 
 # Filters

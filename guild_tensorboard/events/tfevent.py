@@ -177,13 +177,7 @@ def scalar_readers(root):
     `digest` changes when the folder's event files change. Links are
     followed; each real folder is visited once.
     """
-    seen = set()
-    for dir, dirnames, filenames in os.walk(root, followlinks=True):
-        real = os.path.realpath(dir)
-        if real in seen:
-            dirnames[:] = []
-            continue
-        seen.add(real)
+    for dir, dirnames, filenames in walk_real_folders(root):
         dirnames.sort()
         names = sorted(name for name in filenames if "tfevents" in name)
         if not names:
@@ -191,6 +185,20 @@ def scalar_readers(root):
         digest = event_files_digest(dir, names)
         if digest is not None:
             yield dir, digest, ScalarReader(dir)
+
+
+def walk_real_folders(root):
+    """`os.walk(root)` following links, as TensorBoard does, each real
+    folder once (a link loop, or two links to one folder, is walked once);
+    the caller may prune the `dirnames` it gets."""
+    seen = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        yield dirpath, dirnames, filenames
 
 
 def event_files_digest(dir, names):

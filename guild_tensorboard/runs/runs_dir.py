@@ -83,22 +83,19 @@ def no_runs_hint(runs_dir):
     return "no runs in %s%s" % (runs_dir, meant)
 
 
-_UNREAD = object()
-
-
 class RunInfo:
     """What the lister knows of one run; the parts that never change are
     read once."""
 
-    __slots__ = ("run", "started", "batch", "final_status", "_label", "_label_sig")
+    __slots__ = ("run", "started", "batch", "final_status", "_op_desc", "_attrs")
 
     def __init__(self, run):
         self.run = run
         self.started = None
         self.batch = False
         self.final_status = None
-        self._label = ""
-        self._label_sig = _UNREAD
+        self._op_desc = None
+        self._attrs = {}  # name -> (file signature, value)
         self.read_start_attrs()
 
     def read_start_attrs(self):
@@ -117,8 +114,11 @@ class RunInfo:
         return started, self.run.id
 
     def op_desc(self):
-        """`[model:]op`; the opref never changes and the run caches it."""
-        return run_names.run_op_desc(self.run)
+        """`[model:]op` (`train+` for a batch run); neither the opref nor a
+        batch prototype changes, so it is read once."""
+        if self._op_desc is None:
+            self._op_desc = run_names.run_op_desc(self.run)
+        return self._op_desc
 
     def status(self):
         """The run's status; kept once it is final (an exit status is
@@ -133,18 +133,26 @@ class RunInfo:
         return status
 
     def label(self):
-        """The run's label; read again only when its attr file changed."""
-        path = self.run.guild_path("attrs", "label")
+        """The run's label, `""` when it has none."""
+        label = self.attr("label")
+        return "" if label is None else str(label)
+
+    def attr(self, name):
+        """The run's attr `name` (None when missing or unreadable); read
+        again only when its file changed (a label, tags, a mark change
+        while the run is listed), so a pass costs a `stat` a filter."""
+        path = self.run.guild_path("attrs", name)
         try:
             st = os.stat(path)
             sig = (st.st_mtime_ns, st.st_size, st.st_ino)
         except OSError:
             sig = None
-        if sig != self._label_sig:
-            self._label_sig = sig
-            label = self.run.get("label") if sig else None
-            self._label = "" if label is None else str(label)
-        return self._label
+        cached = self._attrs.get(name)
+        if cached is not None and cached[0] == sig:
+            return cached[1]
+        val = _read_attr(self.run, name) if sig else None
+        self._attrs[name] = (sig, val)
+        return val
 
 
 def read_started(run):
@@ -282,13 +290,13 @@ class RunFilter:
             return False
         if (self.statuses or self.not_statuses) and not self._matches_status(info.status()):
             return False
-        if self.tags and not _matches_tags(info.run, self.tags):
+        if self.tags and not _matches_tags(info, self.tags):
             return False
-        if self.comments and not _matches_comments(info.run, self.comments):
+        if self.comments and not _matches_comments(info, self.comments):
             return False
-        if self.marked is not None and bool(_attr(info.run, "marked")) != self.marked:
+        if self.marked is not None and bool(info.attr("marked")) != self.marked:
             return False
-        if self.digest and not str(_attr(info.run, "sourcecode_digest") or "").startswith(self.digest):
+        if self.digest and not str(info.attr("sourcecode_digest") or "").startswith(self.digest):
             return False
         return True
 
@@ -355,7 +363,7 @@ def _matches_label(info, labels, unlabeled):
     return any((not label) if part == "-" else part in label for part in labels)
 
 
-def _attr(run, name):
+def _read_attr(run, name):
     try:
         return run.get(name)
     except Exception as e:  # a damaged attr: the run has no such value
@@ -363,15 +371,15 @@ def _attr(run, name):
         return None
 
 
-def _matches_tags(run, tags):
-    run_tags = _attr(run, "tags")
+def _matches_tags(info, tags):
+    run_tags = info.attr("tags")
     if not isinstance(run_tags, (list, tuple)):
         run_tags = []
     return any(tag in run_tags for tag in tags)
 
 
-def _matches_comments(run, comments):
-    text = _comments_text(_attr(run, "comments"))
+def _matches_comments(info, comments):
+    text = _comments_text(info.attr("comments"))
     return any((not text) if val == "-" else val in text for val in comments)
 
 

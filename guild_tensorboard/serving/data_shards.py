@@ -46,6 +46,9 @@ import tempfile
 import threading
 import time
 
+from guild_tensorboard.events import tfevent
+from guild_tensorboard.runs import run as runlib
+
 log = logging.getLogger("guild")
 
 ROOT_PREFIX = "guild-tensorboard-shards-"
@@ -316,7 +319,7 @@ def reap_stale_roots(parent):
     for name in names:
         root = os.path.join(parent, name)
         pid = _owner_pid(root)
-        if pid is None or pid == os.getpid() or _pid_alive(pid):
+        if pid is None or pid == os.getpid() or runlib.pid_is_alive(pid):
             continue
         log.debug("removing shards of a process that is gone (%d): %s", pid, root)
         _remove_root(root)
@@ -328,16 +331,6 @@ def _owner_pid(root):
             return int(f.read(32).strip())
     except (OSError, ValueError):
         return None
-
-
-def _pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # someone else's
-    return True
 
 
 def _remove_root(root):
@@ -405,16 +398,12 @@ def count_event_files(logdir):
 
 
 def _count_under(path):
-    seen = set()
-    count = 0
-    for dirpath, dirnames, filenames in os.walk(path, followlinks=True):
-        real = os.path.realpath(dirpath)
-        if real in seen:
-            dirnames[:] = []
-            continue
-        seen.add(real)
-        count += sum(1 for name in filenames if "tfevents" in name)
-    return count
+    return sum(
+        1
+        for _dirpath, _dirnames, filenames in tfevent.walk_real_folders(path)
+        for name in filenames
+        if "tfevents" in name
+    )
 
 
 class DiskSync(threading.Thread):
