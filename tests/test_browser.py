@@ -122,3 +122,34 @@ def test_images_dashboard_shows_the_copy_images_images(command, browser):
     runs = [text for text in contents["texts"] if re.match(r"^[0-9a-f]{8} copy-images .*/\.images$", text)]
     assert runs, contents["texts"]
     assert os.path.getsize(path) > 10000
+
+
+def _themed(browser):
+    """Whether TensorBoard's app has set the page's theme (its component
+    that toggles the body's `dark-mode` class is there)."""
+    return browser.evaluate("!!document.querySelector('dark-mode-supporter')")
+
+
+def _dark(browser):
+    return browser.evaluate("document.body.classList.contains('dark-mode')")
+
+
+def test_tensorboard_is_light_without_dark_mode(command, browser):
+    browser.navigate(command.url + "#scalars")
+    wait_for(lambda: _themed(browser), timeout=30)
+    assert not _dark(browser)
+
+
+def test_dark_mode_opens_tensorboard_dark_every_way_in(browser, tmp_path):
+    with CommandProcess(["demo", "-n", "-p", "0", "--dark-mode", "--tab", "hparams"], str(tmp_path)) as cmd:
+        assert re.match(r"http://127\.0\.0\.1:\d+/\?darkMode=true#hparams$", cmd.url), cmd.url
+        base = cmd.url.split("?", 1)[0]
+        browser.navigate(base + "#images")  # a bookmark without the flag
+        wait_for(lambda: _themed(browser), timeout=30)
+        assert _dark(browser)
+        assert browser.evaluate("location.search + location.hash") == "?darkMode=true#images"
+        screenshot(browser, "dark-mode")
+        browser.navigate(base + "?darkMode=false")  # the flag, given, is TensorBoard's to read
+        wait_for(lambda: _themed(browser), timeout=30)
+        assert not _dark(browser)
+        assert cmd.interrupt() == 0, cmd.stderr()

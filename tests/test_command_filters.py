@@ -2,11 +2,14 @@
 runs it shows are those real Guild 0.9.0's `guild runs` selects from the
 same home (recorded in `guild_selections.json`, see `guild_selections.py`)."""
 
+import datetime
 import json
 import os
+import time
 
 import pytest
 
+from guild_tensorboard.runs import runs_dir as runs_dirlib
 from guild_tensorboard.serving import command
 
 import guild_selections
@@ -22,6 +25,23 @@ def home(tmp_path_factory):
     return str(home)
 
 
+@pytest.fixture
+def at_ref(monkeypatch):
+    """Local time in guild_selections.TZ, and now its REF, as recorded."""
+    monkeypatch.setenv("TZ", guild_selections.TZ)
+    time.tzset()
+
+    class Clock(datetime.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return guild_selections.REF
+
+    monkeypatch.setattr(runs_dirlib.datetime, "datetime", Clock)
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
 def _shown(home, argv):
     args = command.parse_args([home] + argv)
     return [run.id[:8] for run in command.runs_source(args, home)()]
@@ -29,12 +49,28 @@ def _shown(home, argv):
 
 def test_the_selections_were_recorded_from_guild_0_9_0():
     assert RECORDED["guild"] == "guild 0.9.0"
-    assert sorted(RECORDED["selections"]) == sorted(" ".join(args) for args in guild_selections.FILTERS)
+    assert sorted(RECORDED["selections"]) == sorted(map(guild_selections.key, guild_selections.FILTERS))
 
 
-@pytest.mark.parametrize("argv", guild_selections.FILTERS, ids=lambda argv: " ".join(argv) or "none")
-def test_a_filter_shows_what_guild_runs_selects(home, argv):
-    assert _shown(home, argv) == RECORDED["selections"][" ".join(argv)]
+@pytest.mark.parametrize("argv", guild_selections.FILTERS, ids=lambda argv: guild_selections.key(argv) or "none")
+def test_a_filter_shows_what_guild_runs_selects(home, at_ref, argv):
+    selected = RECORDED["selections"][guild_selections.key(argv)]
+    if isinstance(selected, dict):  # Guild refused it: so does the command
+        with pytest.raises(command.UsageError) as e:
+            _shown(home, argv)
+        assert e.value.exit_status == 2
+        assert "syntax error" in str(e.value) or "-Fs" in str(e.value)
+    else:
+        assert _shown(home, argv) == selected
+
+
+def test_the_clock_is_read_at_each_listing(home, at_ref, monkeypatch):
+    args = command.parse_args([home, "-Fs", "last hour"])
+    source = command.runs_source(args, home)
+    assert [run.id[:8] for run in source()] == ["5e1ec707", "5e1ec706"]
+    later = guild_selections.REF + datetime.timedelta(minutes=20)
+    monkeypatch.setattr(guild_selections, "REF", later)
+    assert [run.id[:8] for run in source()] == ["5e1ec707"]  # the staged run, initialized at 11:45, is now 65 minutes old
 
 
 @pytest.mark.parametrize(

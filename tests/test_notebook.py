@@ -152,6 +152,18 @@ def test_start_takes_guilds_filters_as_keywords(tmp_path):
         shown = sorted(name.split(" ", 1)[0] for name in faults.run_folders(logdir))
     # -Ft best -Fm --not-error, as Guild selects: the one marked run tagged best
     assert shown == [guild_selections.run_id(0)[:8]]
+    logdir = str(tmp_path / "logdir2")
+    with notebook.start(home, filter_expr="optimizer in [adam, rmsprop] and loss < 1", started="after 2023-01-01",
+                        logdir=logdir, log_images=False) as tb:
+        assert tb.wait(60)
+        shown = sorted(name.split(" ", 1)[0] for name in faults.run_folders(logdir))
+    # -F ... -Fs ..., as Guild selects (guild_selections.json: runs 4 and 0 pass
+    # -F, and run 0 started in 2022)
+    assert shown == [guild_selections.run_id(4)[:8]]
+    with pytest.raises(ValueError):
+        notebook.start(home, filter_expr="loss <")
+    with pytest.raises(ValueError):
+        notebook.start(home, started="last week")
 
 
 def test_start_raises_what_goes_wrong(tmp_path):

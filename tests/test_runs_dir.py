@@ -313,7 +313,7 @@ def test_most_runs_is_an_upper_bound_read_without_the_runs(runs_dir, five_runs, 
     with open(os.path.join(runs_dir, "stray-file"), "w") as f:
         f.write("x")
     read = []
-    monkeypatch.setattr(runs_dirlib, "read_started", lambda run: read.append(run) or None)
+    monkeypatch.setattr(runs_dirlib, "read_started", lambda run, name="started": read.append(run) or None)
     source = RunsSource(runs_dir)
     assert source.most_runs() == 6  # five runs and a stray entry
     assert read == []

@@ -13,11 +13,13 @@ id, an id prefix, a 1-based index in newest-first order, or a range of
 indexes `START:END`).
 """
 
+import datetime
 import fnmatch
 import logging
 import os
 import re
 
+from guild_tensorboard.runs import filter_expr, filter_values, time_range
 from guild_tensorboard.runs import run as runlib
 from guild_tensorboard.runs import run_names
 from guild_tensorboard.events.regular_files import open_regular
@@ -87,25 +89,29 @@ class RunInfo:
     """What the lister knows of one run; the parts that never change are
     read once."""
 
-    __slots__ = ("run", "started", "batch", "final_status", "_op_desc", "_attrs")
+    __slots__ = ("run", "started", "initialized", "batch", "final_status", "_op_desc", "_memo")
 
     def __init__(self, run):
         self.run = run
         self.started = None
+        self.initialized = None
         self.batch = False
         self.final_status = None
         self._op_desc = None
-        self._attrs = {}  # name -> (file signature, value)
+        self._memo = {}  # key -> (signature, value)
         self.read_start_attrs()
 
     def read_start_attrs(self):
-        """Reads `started` and the batch marker; both are set once a run
-        starts, so they are read again only while `started` is missing."""
+        """Reads `started` (else `initialized`, a staged run's time) and
+        the batch marker; all are set once a run starts, so they are read
+        again only while `started` is missing."""
         self.started = read_started(self.run)
+        if self.started is None:
+            self.initialized = read_started(self.run, "initialized")
         self.batch = os.path.exists(self.run.guild_path("proto"))
 
     def sort_key(self):
-        started = self.started
+        started = self.started if self.started is not None else self.initialized
         if started is None:
             try:
                 started = os.stat(self.run.dir).st_mtime_ns // 1000
@@ -147,27 +153,32 @@ class RunInfo:
             sig = (st.st_mtime_ns, st.st_size, st.st_ino)
         except OSError:
             sig = None
-        cached = self._attrs.get(name)
+        return self.memo(("attr", name), sig, lambda: _read_attr(self.run, name) if sig else None)
+
+    def memo(self, key, sig, compute):
+        """`compute()`, kept under `key` while `sig` (a signature of what it
+        reads) is unchanged."""
+        cached = self._memo.get(key)
         if cached is not None and cached[0] == sig:
             return cached[1]
-        val = _read_attr(self.run, name) if sig else None
-        self._attrs[name] = (sig, val)
+        val = compute()
+        self._memo[key] = (sig, val)
         return val
 
 
-def read_started(run):
-    """The run's `started` attr, an int, or None. Guild writes it as a YAML
+def read_started(run, name="started"):
+    """The run's `started` attr (or `name`), an int, or None. Guild writes it as a YAML
     integer (`1700000000000000`, then `...` from PyYAML), read here without
     a YAML parser (the first pass reads it for every run); anything else
     goes through the attr reader."""
     try:
-        with open_regular(run.guild_path("attrs", "started")) as f:
+        with open_regular(run.guild_path("attrs", name)) as f:
             parts = f.read(64).split()
     except OSError:
         return None
     if len(parts) in (1, 2) and parts[0].isdigit() and parts[1:] in ([], [b"..."]):
         return int(parts[0])
-    started = run.get("started")
+    started = run.get(name)
     if isinstance(started, int) and not isinstance(started, bool):
         return started
     return None
@@ -255,12 +266,16 @@ class RunFilter:
     comments); `marked`: True for marked runs, False for unmarked ones;
     `digest`: runs whose source code digest starts with it; `statuses`:
     runs with any of these statuses; `not_statuses`: runs with none of
-    them; batch runs (a `.guild/proto` folder) only with `include_batch`.
+    them; `started`: runs started in a time range (`time_range`, relative
+    to the time of each call); `expr`: runs that pass a filter expression
+    (`filter_expr`); batch runs (a `.guild/proto` folder) only with
+    `include_batch`. A bad range or expression raises ValueError.
     """
 
     def __init__(
         self, operations=(), labels=(), unlabeled=False, statuses=(), include_batch=False,
-        not_statuses=(), tags=(), comments=(), marked=None, digest=None,
+        not_statuses=(), tags=(), comments=(), marked=None, digest=None, started=None,
+        expr=None,
     ):
         self.operations = tuple(operations or ())
         self.labels = tuple(labels or ())
@@ -275,11 +290,16 @@ class RunFilter:
         unknown = (self.statuses | self.not_statuses).difference(STATUSES)
         if unknown:
             raise ValueError("unknown run status %s" % ", ".join(sorted(unknown)))
+        self.started_range = time_range.parse(started) if started else None
+        self.expr = filter_expr.parse(expr) if expr else None
 
     def __call__(self, infos):
-        return [info for info in infos if self.matches(info)]
+        started = self.started_range(datetime.datetime.now()) if self.started_range else None
+        return [info for info in infos if self.matches(info, started)]
 
-    def matches(self, info):
+    def matches(self, info, started=None):
+        """Whether `info` passes; `started`, the `(start, end)` of the
+        time range now."""
         if info.batch and not self.include_batch:
             return False
         if self.operations and not _matches_operation(info, self.operations):
@@ -298,12 +318,29 @@ class RunFilter:
             return False
         if self.digest and not str(info.attr("sourcecode_digest") or "").startswith(self.digest):
             return False
+        if started and not _started_in(info, *started):
+            return False
+        if self.expr and not self.expr(filter_values.RunValues(info)):
+            return False
         return True
 
     def _matches_status(self, status):
         if self.statuses and status not in self.statuses:
             return False
         return status not in self.not_statuses
+
+
+def _started_in(info, start, end):
+    """Whether the run started (else was initialized) in `[start, end)`,
+    to the second, local time, as Guild compares."""
+    ts = info.started if info.started is not None else info.initialized
+    if not ts:
+        return False
+    try:
+        started = datetime.datetime.fromtimestamp(ts // 1000000)
+    except (OverflowError, OSError, ValueError):
+        return False
+    return (start is None or started >= start) and (end is None or started < end)
 
 
 def _matches_operation(info, operations):

@@ -22,6 +22,7 @@ import webbrowser
 
 from guild_tensorboard.serving import progress as progresslib
 from guild_tensorboard.monitor import logdir_claim
+from guild_tensorboard.runs import filter_expr, time_range
 from guild_tensorboard.runs import runs_dir as runs_dirlib
 from guild_tensorboard.serving import app as tensorboard_server
 from guild_tensorboard.serving import session as tensorboard_session
@@ -105,6 +106,7 @@ def parser():
         help="seconds between refreshes of the log directory, and TensorBoard's reload interval (default %(default)s)",
     )
     serve.add_argument("-n", "--no-open", action="store_true", help="don't open a browser")
+    serve.add_argument("--dark-mode", action="store_true", help="open TensorBoard in its dark theme (its own theme toggle still wins)")
     serve.add_argument("--tab", metavar="TAB", help="open TensorBoard at this dashboard (scalars, images, hparams, timeseries, ...)")
     serve.add_argument(
         "-O",
@@ -128,7 +130,8 @@ def parser():
         help="write the runs' scalars as CSV (run,path,tag,value,step) to PATH, '-' for standard output, and exit",
     )
     filters = p.add_argument_group("run filters")
-    filters.add_argument("-Fo", "--operation", dest="operations", action="append", default=[], metavar="VAL", help="runs whose operation contains VAL (repeat for any of several)")
+    filters.add_argument("-F", "--filter", dest="filter_expr", metavar="EXPR", help="runs that pass a Guild filter expression, e.g. \"loss < 0.5 and optimizer = adam\" (names: attrs, flags, scalars)")
+    filters.add_argument("-Fo", "--operation", dest="operations", action="append", default=[], metavar="VAL", help="runs whose operation matches VAL: [MODEL]:OP, a glob, or a regular expression with ^ or $ (repeat for any of several)")
     filters.add_argument("-Fl", "--label", dest="labels", action="append", default=[], metavar="VAL", help="runs whose label contains VAL (repeat for any of several)")
     filters.add_argument("-Fu", "--unlabeled", action="store_true", help="runs without a label")
     filters.add_argument("-Ft", "--tag", dest="tags", action="append", default=[], metavar="TAG", help="runs with TAG (repeat for any of several)")
@@ -136,6 +139,7 @@ def parser():
     filters.add_argument("-Fm", "--marked", action="store_true", help="marked runs")
     filters.add_argument("-Fn", "--unmarked", action="store_true", help="unmarked runs")
     filters.add_argument("-Fd", "--digest", metavar="VAL", help="runs whose source code digest starts with VAL")
+    filters.add_argument("-Fs", "--started", metavar="RANGE", help="runs started in RANGE: today, yesterday, 'this week', '2 days ago', 'last 3 hours', 'after 2026-11-01', 'between 10:00 and 12:00', ... (local time, applied at each refresh)")
     for short, long, status in STATUS_OPTIONS:
         filters.add_argument(short, long, dest="statuses", action="append_const", const=status, help="%s runs" % status)
         filters.add_argument(
@@ -186,12 +190,26 @@ def parse_args(argv=None):
         raise UsageError("--label and --unlabeled cannot both be used")
     if args.marked and args.unmarked:
         raise UsageError("--marked and --unmarked cannot both be used")
+    _check_filter_syntax(args)
     args.tensorboard_options = tensorboard_options(args.tensorboard_options)
     if args.tab is not None and args.tab not in TABS:
         raise UsageError("--tab: no dashboard '%s' (one of %s)" % (args.tab, ", ".join(TABS)))
     if args.test_logdir and args.export_scalars:
         raise UsageError("--test-logdir and --export-scalars can't be used together")
     return args
+
+
+def _check_filter_syntax(args):
+    if args.filter_expr:  # "" filters nothing, as in Guild
+        try:
+            filter_expr.parse(args.filter_expr)
+        except filter_expr.FilterSyntaxError as e:
+            raise UsageError("-F %r: %s" % (args.filter_expr, e)) from None
+    if args.started:
+        try:
+            time_range.parse(args.started)
+        except time_range.RangeError as e:
+            raise UsageError("-Fs %r: %s (see --help for ranges)" % (args.started, e)) from None
 
 
 def _statuses_for_chars(groups):
@@ -341,6 +359,8 @@ def runs_source(args, guild_home):
             comments=args.comments,
             marked=True if args.marked else False if args.unmarked else None,
             digest=args.digest,
+            started=args.started,
+            expr=args.filter_expr,
             include_batch=args.include_batch,
         )
         return runs_dirlib.RunsSource(runs_dir, args.runs, run_filter)
@@ -381,7 +401,7 @@ def _serve(session, args):
     with _logdir_errors():
         session.open()
     try:
-        url = session.start_server(args.host, args.port)
+        url = session.start_server(args.host, args.port, dark_mode=args.dark_mode)
     except tensorboard_server.TensorboardUsageError as e:
         raise UsageError(str(e)) from None
     except tensorboard_server.TensorboardError as e:

@@ -41,6 +41,8 @@ def start(
     comments=(),
     marked=None,
     digest=None,
+    started=None,
+    filter_expr=None,
     host="127.0.0.1",
     port=0,
     refresh_interval=tensorboard_session.DEFAULT_REFRESH_INTERVAL,
@@ -50,6 +52,7 @@ def start(
     logdir=None,
     keep_logdir=False,
     tensorboard_options=None,
+    dark_mode=False,
 ):
     """Starts a runs monitor and TensorBoard over the runs of a Guild home
     or runs directory (default `$GUILD_HOME`, else `~/.guild`); returns a
@@ -57,9 +60,11 @@ def start(
 
     `runs`: run selectors, as the command takes them; `operations`,
     `labels`, `unlabeled`, `statuses`, `not_statuses`, `tags`, `comments`,
-    `marked` (True, False: unmarked), `digest`, `include_batch`: run
-    filters, with Guild's semantics (`runs_dir.RunFilter`);
-    `run_name_flags`: flag names (a list, or a comma- or space-separated
+    `marked` (True, False: unmarked), `digest`, `started` (a time range,
+    `"last hour"`), `filter_expr` (`"loss < 0.5 and optimizer = adam"`),
+    `include_batch`: run filters, with Guild's semantics
+    (`runs_dir.RunFilter`; a bad range or expression raises ValueError);
+    `dark_mode`: TensorBoard in its dark theme; `run_name_flags`: flag names (a list, or a comma- or space-separated
     string) that name run folders in place of the label. `port=0` picks a
     free port.
     """
@@ -75,6 +80,8 @@ def start(
         comments=_list(comments),
         marked=marked,
         digest=digest,
+        started=started,
+        expr=filter_expr,
     )
     source = runs_dirlib.RunsSource(runs_dir, _list(runs), run_filter)
     session = tensorboard_session.Session(
@@ -89,7 +96,7 @@ def start(
     )
     try:
         session.open()
-        session.start_server(host, port)
+        session.start_server(host, port, dark_mode=dark_mode)
         session.start_monitor()  # the first pass goes on while TensorBoard serves
         session.serve_in_thread()
     except BaseException:

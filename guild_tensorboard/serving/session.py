@@ -23,6 +23,7 @@ import tempfile
 from guild_tensorboard.runs import run_names
 from guild_tensorboard.monitor import runs_monitor
 from guild_tensorboard.serving import app as tensorboard_server
+from guild_tensorboard.serving.dark_mode import dark_mode_middleware, dark_mode_url
 
 log = logging.getLogger("guild")
 
@@ -109,16 +110,19 @@ class Session:
             if progress:
                 progress.finish()
 
-    def start_server(self, host, port):
+    def start_server(self, host, port, dark_mode=False):
         """Creates TensorBoard's application and a server on `host:port`
-        (0: a free port); returns the URL. Raises
-        `guild.tensorboard.TensorboardError`."""
+        (0: a free port), in TensorBoard's dark theme with `dark_mode`;
+        returns the URL. Raises `guild.tensorboard.TensorboardError`."""
         self.app = tensorboard_server.create_app(
             logdir=self.logdir,
             reload_interval=self.refresh_interval,
             tensorboard_options=self.tensorboard_options,
         )
-        self.server, self.url = tensorboard_server.make_simple_server(self.app, host, port)
+        served = dark_mode_middleware(self.app) if dark_mode else self.app
+        self.server, self.url = tensorboard_server.make_simple_server(served, host, port)
+        if dark_mode:
+            self.url = dark_mode_url(self.url)
         return self.url
 
     def start_monitor(self, progress=None):
