@@ -23,10 +23,17 @@ the machine's), and polls TensorBoard's HTTP API:
   RSS         peak resident memory (VmHWM) of the command's process, and
               the sum of its child processes' (TensorBoard's data servers)
 
+Before each command the bench reads every file of the home, so both start
+with it in the page cache (else the first to run pays for the disk and the
+second finds it warm).
+
 Polling is kept light so as not to slow what it measures: `/data/runs`
 each `--poll` seconds; the hparams and images requests (which TensorBoard
 computes over every run) at most every 4 seconds, and only cheap forms of
-them (one group, no metrics). Guild 0.9.0 runs from its own virtual
+them (one group, no metrics); each waits at least 4 times as long as its
+last request took (TensorBoard answers in the command's process, and at
+50,000 runs even the cheap session_groups takes seconds), so a completion
+time may be late by up to that interval (`poll` in the JSON). Guild 0.9.0 runs from its own virtual
 environment (`--guild-venv`, as bench_monitor.py makes it), with
 TensorBoard 2.20 and its Python loader, which it always uses.
 
@@ -61,6 +68,10 @@ import machine  # noqa: E402
 
 STATUSES = ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"]
 EXPENSIVE_EVERY = 4.0
+# A poll waits this many times its own request's time: TensorBoard answers
+# in the command's process, so a poll busier than that would slow what it
+# measures (at 50,000 runs a cheap session_groups takes seconds).
+BACKOFF = 4.0
 
 
 def parse_args(argv=None):
@@ -206,6 +217,8 @@ def measure(impl, home, args):
     result = {"impl": impl, "runs": n, "soft_limit": soft}
     marks = {}
     last_expensive = 0.0
+    expensive_every = EXPENSIVE_EVERY
+    cheap_every = args.poll
     try:
         while time.monotonic() - t0 < args.timeout:
             if proc.poll() is not None:
@@ -215,11 +228,16 @@ def measure(impl, home, args):
                 if "serving" not in marks:
                     api.get("/data/environment", timeout=5)
                     marks["serving"] = now
+                started = time.monotonic()
                 folders = len(api.run_folders())
+                cheap_every = max(args.poll, BACKOFF * (time.monotonic() - started))
                 cheap_first = "first" not in marks
-                if cheap_first or folders >= n or now - last_expensive >= EXPENSIVE_EVERY:
+                if cheap_first or now - last_expensive >= expensive_every:
                     last_expensive = now
+                    started = time.monotonic()
                     sessions = api.sessions()
+                    expensive_every = max(EXPENSIVE_EVERY, BACKOFF * (time.monotonic() - started))
+                    result["poll_s"] = expensive_every
                     if sessions and "first" not in marks:
                         marks["first"] = time.monotonic() - t0
                     if sessions >= n and "hparams" not in marks:
@@ -231,7 +249,7 @@ def measure(impl, home, args):
                 pass
             if "hparams" in marks and "images" in marks:
                 break
-            time.sleep(0.1 if "first" not in marks else args.poll)
+            time.sleep(0.1 if "first" not in marks else cheap_every)
         result.update(marks)
         if "hparams" in marks:
             result["groups_s"] = _median_time(lambda: api.sessions(full=True))
@@ -316,6 +334,24 @@ def table(rows):
     return "\n".join(lines)
 
 
+def warm_cache(home):
+    """Reads every file of the home, so that each command starts with it in
+    the page cache (whichever runs first would otherwise pay for the disk,
+    and the second find it warm). Returns `(files, seconds)`."""
+    t0 = time.monotonic()
+    files = 0
+    for dir, _dirs, names in os.walk(home):
+        for name in names:
+            try:
+                with open(os.path.join(dir, name), "rb") as f:
+                    while f.read(1 << 20):
+                        pass
+                files += 1
+            except OSError:
+                pass
+    return files, time.monotonic() - t0
+
+
 def main(argv=None):
     args = parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -332,7 +368,10 @@ def main(argv=None):
         for impl in ("ours", "guild"):
             if impl == "guild" and n not in guild_sizes:
                 continue
+            warmed = warm_cache(home)
+            print("  page cache warmed: {} files read in {:.1f} s".format(*warmed), flush=True)
             row = measure(impl, home, args)
+            row["warm_s"] = warmed[1]
             rows.append(row)
             print("  %s: %s" % (impl, json.dumps({k: v for k, v in row.items() if k != "output_tail"})), flush=True)
     print()

@@ -182,3 +182,35 @@ def test_an_app_never_stopped_removes_its_shards_at_exit(tmp_path):
     root = proc.stdout.strip().splitlines()[-1]
     assert os.path.basename(root).startswith(data_shards.ROOT_PREFIX)
     assert not os.path.exists(root)
+
+
+def test_reloads_slow_down_as_event_files_grow_past_what_the_cpu_can_reread(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    logdir = str(tmp_path)
+    intervals = []
+
+    def start(shard_dir, reload_interval):
+        intervals.append(reload_interval)
+        return None, lambda: None
+
+    shards = data_shards.DataShards(logdir, 20000, start, ShardedDataProvider(logdir), reload_interval=5)
+    try:
+        # 0.12 ms a file a reload, a quarter of 2 cores: 5 seconds hold ~20,800 files.
+        assert shards.server_reload_interval() == 5
+        shards.pass_started(50000)  # the first pass lists 50,000 runs
+        shards.folder_refreshed("run0", 5)  # 5 files a run: 250,000 files to come
+        assert shards.wait_started()
+        assert intervals == [60]
+        shards.pass_done()
+        assert shards.server_reload_interval() == 5  # the pass found just the one
+        for i in range(1, 5000):
+            shards.folder_refreshed("run%d" % i, 5)
+        assert shards.server_reload_interval() == 6  # 25,000 files
+        chosen = data_shards.DataShards(logdir, 20000, start, ShardedDataProvider(logdir),
+                                        reload_interval=5, scale_reload=False)
+        chosen.pass_started(50000)
+        chosen.folder_refreshed("run0", 5)
+        assert chosen.server_reload_interval() == 5  # -O reload_interval=5 is the user's
+        chosen.close()
+    finally:
+        shards.close()

@@ -134,3 +134,27 @@ def test_links_are_seen_through(tmp_path):
     os.symlink(tmp_path / "home", tmp_path / "alias")
     with pytest.raises(LogdirError, match="lies inside the run directory"):
         check_apart_from_runs(os.path.realpath(tmp_path / "alias" / "runs" / "RUN" / "tb"), [str(run_dir)])
+
+
+def test_the_monitor_checks_a_runs_directory_by_its_entries_before_reading_a_run(tmp_path, monkeypatch):
+    from guild_tensorboard.monitor.runs_monitor import RunsMonitor
+    from guild_tensorboard.runs import runs_dir as runs_dirlib
+
+    from test_runs_dir import write_run
+
+    runs_dir = str(tmp_path / "home" / "runs")
+    write_run(runs_dir)
+    elsewhere = tmp_path / "elsewhere" / "linked-run"
+    write_run(str(elsewhere.parent), run_id=elsewhere.name)
+    os.symlink(elsewhere, os.path.join(runs_dir, "linked-run"))  # a run kept on another disk
+    read = []
+    monkeypatch.setattr(runs_dirlib, "read_started", lambda run, name="started": read.append(run))
+    logdir = elsewhere / "tb"
+    monitor = RunsMonitor(str(logdir), runs_dirlib.RunsSource(runs_dir))
+    with pytest.raises(LogdirError, match="lies inside the run directory"):
+        monitor.take_logdir()
+    assert read == [] and not logdir.exists()
+    beside = RunsMonitor(str(tmp_path / "tb"), runs_dirlib.RunsSource(runs_dir))
+    beside.take_logdir()
+    assert read == [] and (tmp_path / "tb").is_dir()
+    beside.stop()

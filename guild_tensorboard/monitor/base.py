@@ -178,11 +178,20 @@ class RunsMonitor:
         self._thread.start()
 
     def take_logdir(self):
-        """Lists the runs, checks the log directory lies apart from them,
-        and makes and locks it: what a first pass does before it refreshes
-        a run. Raises `LogdirError` (`LogdirInUse`)."""
+        """Checks the log directory lies apart from the runs, and makes and
+        locks it: what a first pass does before it refreshes a run. Raises
+        `LogdirError` (`LogdirInUse`).
+
+        A listing that can name, cheaply, every run folder it may list
+        (`list_runs_cb.run_dirs()`, a runs directory's entries) is checked
+        by those, without reading a run; else the runs are listed. Each
+        pass checks the runs it lists again before it writes."""
         with self._pass_lock:
-            self._check_apart_from(list(self.list_runs_cb()))
+            run_dirs = getattr(self.list_runs_cb, "run_dirs", None)
+            if run_dirs is not None:
+                logdir_claim.check_apart_from_runs(self.claim.real, run_dirs(), self._apart_parents)
+            else:
+                self._check_apart_from(list(self.list_runs_cb()))
             self._lock_logdir()
 
     def stop(self):
@@ -202,8 +211,10 @@ class RunsMonitor:
     def add_listener(self, listener):
         """Tells `listener.folder_refreshed(name, event_files)` each time a
         run folder is refreshed (now, for those there already),
-        `listener.folder_removed(name)` when one goes, and
-        `listener.pass_done()` when a pass has refreshed every run."""
+        `listener.folder_removed(name)` when one goes,
+        `listener.pass_started(runs)` when a pass lists `runs` runs, and
+        `listener.pass_done()` when a pass has refreshed every run (either
+        may be left out)."""
         with self._pass_lock:
             self._listeners.append(listener)
             for name, count in self.event_file_counts().items():
@@ -254,6 +265,7 @@ class RunsMonitor:
                 error_once(("logdir", self.logdir, str(e)), "%s; nothing written", e)
                 return
             self._passes += 1
+            self._tell_listeners("pass_started", len(runs))
             self._before_refresh(runs)
             stale = self._runs_to_refresh(runs)
             namer = _FolderNamer(self, runs, stale)

@@ -513,13 +513,18 @@ class RunsSource:
     def most_runs(self):
         """An upper bound of the runs listed, without reading any: the
         entries of the runs directory (or the runs selected)."""
+        return len(self.run_dirs())
+
+    def run_dirs(self):
+        """The folders of every run this may list, and maybe more, without
+        reading any: the runs directory's entries (or the runs selected)."""
         if self.selected_ids is not None:
-            return len(self.selected_ids)
+            return [os.path.join(self.runs_dir, run_id) for run_id in self.selected_ids]
         try:
             with os.scandir(self.runs_dir) as it:
-                return sum(1 for _ in it)
+                return [entry.path for entry in it]
         except OSError:
-            return 0
+            return []
 
     def infos(self):
         infos = self.lister.infos()

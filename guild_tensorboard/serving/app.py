@@ -114,7 +114,10 @@ def create_app(
     shards = None
     if tb.flags.load_fast == "true" and not tb.flags.grpc_data_provider:
         chosen = "load_fast" in (tensorboard_options or {})
-        data_provider, shards = _sharded_data_provider(tb, logdir, monitor, fallback=not chosen)
+        data_provider, shards = _sharded_data_provider(
+            tb, logdir, monitor, fallback=not chosen,
+            reload_interval_chosen="reload_interval" in (tensorboard_options or {}),
+        )
         multiplexer = None
     else:
         try:
@@ -145,7 +148,7 @@ def _plugins(plugins, disabled_plugins):
     return plugins
 
 
-def _sharded_data_provider(tb, logdir, monitor, fallback):
+def _sharded_data_provider(tb, logdir, monitor, fallback, reload_interval_chosen=False):
     """`(provider, shards)` over data servers started as the run folders
     come (see `guild_tensorboard.serving.data_shards`)."""
     from tensorboard.data import server_ingester
@@ -159,6 +162,7 @@ def _sharded_data_provider(tb, logdir, monitor, fallback):
     shards = data_shards.DataShards(
         logdir, open_files.data_server_files(limit), _data_server_starter(tb, binary, fallback),
         provider, limit=limit, reload_interval=_reload_interval(tb.flags),
+        scale_reload=not reload_interval_chosen,
     )
     monitor = monitor or run_util.monitor_for(logdir)
     if monitor is not None:

@@ -62,6 +62,12 @@ FILL = 0.9  # of a shard's budget, for folders placed new
 WINDOWS = (0.0, 0.5)
 MAX_WINDOW = 4.0
 MAX_WINDOW_SHARDS = 8
+# A data server's reload re-reads every event file it holds, changed or not,
+# at about this CPU cost a file (measured: bench/README.md); the reload
+# interval grows with the event files so that reloading takes at most this
+# share of the machine's cores. Under ~20,000 files it stays at 5 seconds.
+RELOAD_CPU_SECONDS_PER_FILE = 0.12e-3
+RELOAD_CPU_SHARE = 0.25
 
 
 class DataShards:
@@ -69,12 +75,18 @@ class DataShards:
     a shard and returns `(data provider, stop)`; `provider` is the
     `guild_tensorboard.serving.sharded_provider.ShardedDataProvider` the
     application reads; every data server re-reads its shard each
-    `reload_interval` seconds."""
+    `reload_interval` seconds, longer with many event files unless not
+    `scale_reload` (`server_reload_interval`)."""
 
-    def __init__(self, logdir, budget, start_server, provider, limit=None, reload_interval=5):
+    def __init__(
+        self, logdir, budget, start_server, provider, limit=None, reload_interval=5,
+        scale_reload=True,
+    ):
         self.logdir = os.path.abspath(logdir)
         self.budget = budget
         self.reload_interval = reload_interval
+        self.scale_reload = scale_reload
+        self._expected_folders = 0  # runs the monitor's first pass lists
         self.limit = limit
         self.provider = provider
         self._start_server = start_server
@@ -88,8 +100,16 @@ class DataShards:
         self._lock = threading.RLock()
         self._first_pass = True
         self._said_split = False
+        self._said_interval = None
 
     # What the monitor reports
+
+    def pass_started(self, runs):
+        """The monitor's pass lists `runs` runs (during the first, the
+        event files to come are projected from it)."""
+        with self._lock:
+            if self._first_pass:
+                self._expected_folders = runs
 
     def folder_refreshed(self, name, count):
         with self._lock:
@@ -193,6 +213,31 @@ class DataShards:
             self._say_split()
         return shard
 
+    def server_reload_interval(self):
+        """Seconds between a new data server's reloads: `reload_interval`,
+        or longer when its reloads over every event file (those there, or
+        projected for the first pass) would take more than
+        RELOAD_CPU_SHARE of the cores."""
+        with self._lock:
+            files = self.files()
+            folders = len(self._where)
+            if self._first_pass and folders and self._expected_folders > folders:
+                files = files * self._expected_folders // folders
+        if not self.scale_reload:
+            return self.reload_interval
+        cores = os.cpu_count() or 1
+        needed = files * RELOAD_CPU_SECONDS_PER_FILE / (RELOAD_CPU_SHARE * cores)
+        interval = max(self.reload_interval, math.ceil(needed))
+        if interval > self.reload_interval and interval != self._said_interval:
+            self._said_interval = interval
+            say = log.warning if interval >= 2 * self.reload_interval else log.info
+            say(
+                "%d event files: TensorBoard's data servers re-read them every %d seconds "
+                "(not %g) to leave the CPU to the rest; new data shows within that",
+                files, interval, self.reload_interval,
+            )
+        return interval
+
     def _shards_needed_for_files(self):
         return -(-max(1, self.files()) // self.budget)
 
@@ -279,7 +324,9 @@ class _Shard:
 
     def _start(self):
         try:
-            member, self._stop = self.shards._start_server(self.dir, self.shards.reload_interval)
+            member, self._stop = self.shards._start_server(
+                self.dir, self.shards.server_reload_interval()
+            )
         except Exception as e:
             log.error("cannot start TensorBoard's data server for %s: %s", self.dir, e)
             return
