@@ -75,3 +75,18 @@ def test_links_are_followed_only_into_runs(tmp_path):
     os.symlink(elsewhere, os.path.join(runs_dir, pipeline, "data"))
     os.symlink(os.path.join(runs_dir, pipeline), os.path.join(runs_dir, pipeline, "loop"))
     assert run_scalars(_info(runs_dir, pipeline)) == [("step", "loss", 0.625)]
+
+
+def test_a_stopped_runs_folders_are_walked_again_only_now_and_then(tmp_path, monkeypatch):
+    from guild_tensorboard.runs import filter_values
+
+    runs_dir = str(tmp_path)
+    rid = write_run(runs_dir, started=T0, exit_status=0)
+    run_dir = os.path.join(runs_dir, rid)
+    _scalars(run_dir, ("loss", 0.5, 0))
+    info = _info(runs_dir, rid)
+    assert run_scalars(info) == [("", "loss", 0.5)]
+    _scalars(os.path.join(run_dir, "eval"), ("loss", 0.25, 0))  # written after it stopped
+    assert run_scalars(info) == [("", "loss", 0.5)]  # not walked again yet
+    monkeypatch.setattr(filter_values, "STOPPED_RUN_RECHECK", 0.0)
+    assert run_scalars(info) == [("", "loss", 0.5), ("eval", "loss", 0.25)]

@@ -191,13 +191,17 @@ def walk_real_folders(root):
     """`os.walk(root)` following links, as TensorBoard does, each real
     folder once (a link loop, or two links to one folder, is walked once);
     the caller may prune the `dirnames` it gets."""
-    seen = set()
+    seen = set()  # (device, inode) of the folders walked
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        real = os.path.realpath(dirpath)
-        if real in seen:
+        try:
+            st = os.stat(dirpath)
+        except OSError:
             dirnames[:] = []
             continue
-        seen.add(real)
+        if (st.st_dev, st.st_ino) in seen:
+            dirnames[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
         yield dirpath, dirnames, filenames
 
 

@@ -5,10 +5,13 @@ flags, and the last value of each scalar."""
 import datetime
 import logging
 import os
+import time
 
 from guild_tensorboard.events import tfevent
 
 log = logging.getLogger("guild")
+
+STOPPED_RUN_RECHECK = 60.0  # seconds between walks of a stopped run for its scalars
 
 
 class RunValues:
@@ -105,8 +108,31 @@ def run_scalars(info):
     """`(prefix, tag, last value)` of each scalar in the run's event
     files, `prefix` the folder's path in the run (`""` at its top, `eval`,
     `.guild`); read again only when an event file changed."""
-    folders = list(_event_folders(info.run.dir))
-    return info.memo("scalars", tuple(folders), lambda: _read_scalars(folders))
+    return info.memo("scalars", None, _RunScalars).get(info)
+
+
+class _RunScalars:
+    """A run's scalars, and when its folders were last walked for event
+    files: each call for a run not yet stopped, every
+    STOPPED_RUN_RECHECK seconds for a stopped one (a walk costs about a
+    millisecond a run, too much for every pass over thousands)."""
+
+    def __init__(self):
+        self.walked = None
+        self.folders = None
+        self.values = None
+
+    def get(self, info):
+        now = time.monotonic()
+        info.status()
+        if self.values is not None and info.final_status and now - self.walked < STOPPED_RUN_RECHECK:
+            return self.values
+        folders = tuple(_event_folders(info.run.dir))
+        self.walked = now
+        if folders != self.folders:
+            self.folders = folders
+            self.values = _read_scalars(folders)
+        return self.values
 
 
 def _event_folders(run_dir):
