@@ -206,6 +206,10 @@ def test_reloads_slow_down_as_event_files_grow_past_what_the_cpu_can_reread(tmp_
         for i in range(1, 5000):
             shards.folder_refreshed("run%d" % i, 5)
         assert shards.server_reload_interval() == 6  # 25,000 files
+        quick = data_shards.DataShards(logdir, 20000, start, ShardedDataProvider(logdir), reload_interval=0.2)
+        quick.folder_refreshed("run0", 5)
+        assert quick.server_reload_interval() == 0.2  # a fraction of a second stays one
+        quick.close()
         chosen = data_shards.DataShards(logdir, 20000, start, ShardedDataProvider(logdir),
                                         reload_interval=5, scale_reload=False)
         chosen.pass_started(50000)

@@ -227,7 +227,7 @@ class DataShards:
             return self.reload_interval
         cores = os.cpu_count() or 1
         needed = files * RELOAD_CPU_SECONDS_PER_FILE / (RELOAD_CPU_SHARE * cores)
-        interval = max(self.reload_interval, math.ceil(needed))
+        interval = self.reload_interval if needed <= self.reload_interval else math.ceil(needed)
         if interval > self.reload_interval and interval != self._said_interval:
             self._said_interval = interval
             say = log.warning if interval >= 2 * self.reload_interval else log.info
