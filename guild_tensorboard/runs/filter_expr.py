@@ -26,6 +26,8 @@ import re
 
 import yaml
 
+from guild_tensorboard.runs import tokens
+
 KEYWORDS = ("and", "or", "in", "not", "true", "false", "is", "undefined", "contains")
 
 # Guild's tokens, in the order its lexer tries them at each position.
@@ -40,7 +42,6 @@ _TOKENS = re.compile(
     """,
     re.VERBOSE,
 )
-_SPACE = " \t\n"
 
 _COMPARISONS = {
     "EQ": lambda x, y: x == y,
@@ -66,23 +67,13 @@ def parse(text):
 
 
 def _tokens(text):
-    tokens = []
-    pos = 0
-    while pos < len(text):
-        if text[pos] in _SPACE:
-            pos += 1
-            continue
-        m = _TOKENS.match(text, pos)
-        if m is None:
-            raise FilterSyntaxError(
-                "syntax error at position %i: unexpected character %r" % (pos, text[pos])
-            )
-        kind, value = m.lastgroup, m.group(m.lastgroup)
-        if kind == "WORD" and value.lower() in KEYWORDS:
-            kind = value.upper()
-        tokens.append((kind, value, pos))
-        pos = m.end()
-    return tokens
+    def unexpected(char, pos):
+        raise FilterSyntaxError("syntax error at position %i: unexpected character %r" % (pos, char))
+
+    return [
+        (value.upper() if kind == "WORD" and value.lower() in KEYWORDS else kind, value, pos)
+        for kind, value, pos in tokens.tokenize(text, _TOKENS, unexpected)
+    ]
 
 
 class _NumberLoader(yaml.SafeLoader):
@@ -97,6 +88,12 @@ _NumberLoader.add_implicit_resolver(
 )
 
 
+def _unexpected(token):
+    if token is None:
+        raise FilterSyntaxError("syntax error: unexpected end of expression")
+    raise FilterSyntaxError("syntax error at position %i: unexpected %r" % (token[2], token[1]))
+
+
 def _yaml_scalar(text, pos):
     try:
         return yaml.load(text, Loader=_NumberLoader)
@@ -104,34 +101,12 @@ def _yaml_scalar(text, pos):
         raise FilterSyntaxError("syntax error at position %i: bad value %s" % (pos, text)) from None
 
 
-class _Parser:
-    """Recursive descent over the token list, one token of lookahead
-    beyond the current (`x not in [...]`)."""
+class _Parser(tokens.TokenStream):
+    """Recursive descent over the tokens, one token of lookahead beyond the
+    next (`x not in [...]`)."""
 
-    def __init__(self, tokens):
-        self.tokens = tokens
-        self.i = 0
-
-    def peek(self, ahead=0):
-        i = self.i + ahead
-        return self.tokens[i][0] if i < len(self.tokens) else None
-
-    def take(self, *kinds):
-        if self.peek() not in kinds:
-            self.fail()
-        token = self.tokens[self.i]
-        self.i += 1
-        return token
-
-    def fail(self):
-        if self.i >= len(self.tokens):
-            raise FilterSyntaxError("syntax error: unexpected end of expression")
-        _kind, value, pos = self.tokens[self.i]
-        raise FilterSyntaxError("syntax error at position %i: unexpected %r" % (pos, value))
-
-    def expect_end(self):
-        if self.i < len(self.tokens):
-            self.fail()
+    def __init__(self, token_list):
+        super().__init__(token_list, _unexpected)
 
     def expression(self):
         left = self.unary()

@@ -19,6 +19,8 @@ The specs, as Guild 0.9 reads them (words case-insensitive):
 import datetime
 import re
 
+from guild_tensorboard.runs import tokens
+
 _TOKENS = re.compile(
     r"""
     (?P<LONGDATE>([0-9]{4})-([0-9]{1,2})-([0-9]{1,2}))
@@ -64,23 +66,17 @@ def _call(rng, ref):
 
 
 def _tokens(spec):
-    tokens = []
-    pos = 0
-    while pos < len(spec):
-        if spec[pos] in " \t\n":
-            pos += 1
-            continue
-        m = _TOKENS.match(spec, pos)
-        if m is None:
-            raise RangeError("unexpected %r at position %i" % (spec[pos], pos))
-        kind, text = m.lastgroup, m.group(m.lastgroup)
+    def unexpected(char, pos):
+        raise RangeError("unexpected %r at position %i" % (char, pos))
+
+    token_list = []
+    for kind, text, pos in tokens.tokenize(spec, _TOKENS, unexpected):
         if kind == "WORD":
             if text.lower() not in _WORDS:
-                raise RangeError("unexpected %r at position %i" % (text, pos))
+                unexpected(text, pos)
             kind = text.upper()
-        tokens.append((kind, _token_value(kind, text), pos))
-        pos = m.end()
-    return tokens
+        token_list.append((kind, _token_value(kind, text), pos))
+    return token_list
 
 
 def _token_value(kind, text):
@@ -93,28 +89,19 @@ def _token_value(kind, text):
     return text
 
 
-class _Parser:
-    def __init__(self, tokens):
-        self.tokens = tokens
-        self.i = 0
+def _unexpected(token):
+    if token is None:
+        raise RangeError("unexpected end of range")
+    raise RangeError("unexpected %r at position %i" % (token[1], token[2]))
 
-    def peek(self, ahead=0):
-        i = self.i + ahead
-        return self.tokens[i][0] if i < len(self.tokens) else None
+
+class _Parser(tokens.TokenStream):
+    def __init__(self, token_list):
+        super().__init__(token_list, _unexpected)
 
     def take(self, *kinds):
-        if self.peek() not in kinds:
-            if self.i >= len(self.tokens):
-                raise RangeError("unexpected end of range")
-            _kind, value, pos = self.tokens[self.i]
-            raise RangeError("unexpected %r at position %i" % (value, pos))
-        token = self.tokens[self.i]
-        self.i += 1
-        return token[0], token[1]
-
-    def expect_end(self):
-        if self.i < len(self.tokens):
-            self.take()  # raises, naming the token
+        """`(kind, value)` of the next token, one of `kinds`."""
+        return super().take(*kinds)[:2]
 
     def spec(self):
         kind = self.peek()
