@@ -26,11 +26,11 @@ def test_a_stream_takes_the_kinds_asked_for_or_says_what_came():
     assert stream.take("WORD") == ("WORD", "ab", 0)
     with pytest.raises(ValueError) as e:
         stream.take("WORD")
-    assert e.value.args[0] == ("NUM", "12", 3)
+    assert e.value.args[0] == (("NUM", "12", 3),)
     with pytest.raises(ValueError):
         stream.expect_end()
     stream.take("NUM")
     stream.expect_end()
     with pytest.raises(ValueError) as e:
         stream.take("NUM")
-    assert e.value.args[0] is None  # the end
+    assert e.value.args[0] == (None,)  # the end
